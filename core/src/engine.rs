@@ -1,0 +1,758 @@
+//! Op semantics (SPEC §2): evaluates a parsed patch against the document as it was before
+//! the patch, through a [`Store`], and yields either the list of conflicts or a [`Plan`] of
+//! row writes. Ops see the effects of earlier ops of the same patch through an overlay; every
+//! `version` is checked against the state before the patch; a node touched by several ops
+//! gains one version.
+//!
+//! Cost: a handful of indexed lookups per op (the node, its parent, the anchor and the next
+//! sibling, the parent chain for `move`), and the subtree for `delete`. Nothing grows with the
+//! document or with a child list.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Conflict, Error, Reason, Result};
+use crate::patch::{shorten, Limits, Op, Patch, Place};
+use crate::pos;
+use crate::store::{Child, Store, StoredNode};
+
+/// A node the patch creates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNode {
+    pub key: String,
+    pub parent: String,
+    pub pos: String,
+    pub kind: String,
+    pub props: Map<String, Value>,
+}
+
+/// An existing node the patch changes (it gains one version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeChange {
+    pub key: String,
+    pub version: i64,
+    /// New `(parent, pos)` if moved.
+    pub place: Option<(String, String)>,
+    pub kind: Option<String>,
+    /// Props delta: a value sets, `null` removes.
+    pub delta: Option<Map<String, Value>>,
+}
+
+/// The row writes of one patch.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub creates: Vec<NewNode>,
+    pub changes: Vec<NodeChange>,
+    /// Existing nodes deleted (each gets a tombstone).
+    pub deletes: Vec<String>,
+    /// Keys created and deleted within this patch: `(key, kind)`, tombstones only.
+    pub ephemeral: Vec<(String, String)>,
+    /// The result's `versions`: new version, or null for deleted nodes.
+    pub versions: Map<String, Value>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.creates.is_empty() && self.changes.is_empty() && self.deletes.is_empty() && self.ephemeral.is_empty()
+    }
+
+    /// Change in the number of live nodes.
+    pub fn live_delta(&self) -> i64 {
+        self.creates.len() as i64 - self.deletes.len() as i64
+    }
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Plan(Plan),
+    Conflicts(Vec<Conflict>),
+}
+
+/// Applies a props delta: a value sets the key, `null` removes it.
+pub fn merge_delta(props: &mut Map<String, Value>, delta: &Map<String, Value>) {
+    for (k, v) in delta {
+        if v.is_null() {
+            props.remove(k);
+        } else {
+            props.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Composes two deltas: applying the result equals applying `first` then `then`.
+fn compose_delta(first: &mut Map<String, Value>, then: &Map<String, Value>) {
+    for (k, v) in then {
+        first.insert(k.clone(), v.clone());
+    }
+}
+
+/// The overlay entry of a node touched by this patch.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The stored row before the patch; `None` if created by this patch.
+    orig: Option<StoredNode>,
+    live: bool,
+    parent: Option<String>,
+    pos: Option<String>,
+    kind: String,
+    kind_changed: bool,
+    /// Created nodes: full props. Existing nodes: the composed delta (if any).
+    props: Option<Map<String, Value>>,
+    moved: bool,
+}
+
+/// The effective state of a node as the current op sees it.
+#[derive(Debug, Clone)]
+struct View {
+    live: bool,
+    parent: Option<String>,
+    pos: Option<String>,
+    /// Version before the patch; `None` for nodes created in the patch.
+    orig_version: Option<i64>,
+}
+
+struct Engine<'s, S: Store> {
+    store: &'s mut S,
+    limits: Limits,
+    /// Store reads, cached (the store is not written during evaluation).
+    cache: HashMap<String, Option<StoredNode>>,
+    overlay: HashMap<String, Entry>,
+    /// Order in which keys entered the overlay (deterministic plans).
+    order: Vec<String>,
+    /// parent -> (pos, key) of overlay nodes placed (created or moved) under it and live.
+    placed: HashMap<String, BTreeSet<(String, String)>>,
+}
+
+fn internal(e: pos::PosError) -> Error {
+    Error::Internal(e.0)
+}
+
+impl<'s, S: Store> Engine<'s, S> {
+    fn stored(&mut self, key: &str) -> Result<Option<StoredNode>> {
+        if let Some(n) = self.cache.get(key) {
+            return Ok(n.clone());
+        }
+        let n = self.store.node(key)?;
+        self.cache.insert(key.to_string(), n.clone());
+        Ok(n)
+    }
+
+    fn view(&mut self, key: &str) -> Result<Option<View>> {
+        if let Some(e) = self.overlay.get(key) {
+            return Ok(Some(View {
+                live: e.live,
+                parent: e.parent.clone(),
+                pos: e.pos.clone(),
+                orig_version: e.orig.as_ref().map(|o| o.version),
+            }));
+        }
+        Ok(self.stored(key)?.map(|n| View {
+            live: !n.deleted,
+            parent: n.parent,
+            pos: n.pos,
+            orig_version: Some(n.version),
+        }))
+    }
+
+    /// The overlay entry for an existing (stored) node, created on first touch.
+    fn touch(&mut self, key: &str) -> Result<&mut Entry> {
+        if !self.overlay.contains_key(key) {
+            let orig = self
+                .stored(key)?
+                .ok_or_else(|| Error::Internal(format!("touching unknown node {key:?}")))?;
+            let e = Entry {
+                live: !orig.deleted,
+                parent: orig.parent.clone(),
+                pos: orig.pos.clone(),
+                kind: orig.kind.clone(),
+                kind_changed: false,
+                props: None,
+                moved: false,
+                orig: Some(orig),
+            };
+            self.overlay.insert(key.to_string(), e);
+            self.order.push(key.to_string());
+        }
+        self.overlay
+            .get_mut(key)
+            .ok_or_else(|| Error::Internal(format!("overlay lost node {key:?}")))
+    }
+
+    fn unplace(&mut self, key: &str) {
+        if let Some(e) = self.overlay.get(key) {
+            if let (Some(p), Some(pos)) = (&e.parent, &e.pos) {
+                if let Some(set) = self.placed.get_mut(p) {
+                    set.remove(&(pos.clone(), key.to_string()));
+                }
+            }
+        }
+    }
+
+    fn place_at(&mut self, key: &str, parent: &str, pos: &str) {
+        self.placed
+            .entry(parent.to_string())
+            .or_default()
+            .insert((pos.to_string(), key.to_string()));
+    }
+
+    /// Is a stored child still where the store says (not moved, deleted, or `exclude`)?
+    fn stays(&self, child: &Child, parent: &str, exclude: &str) -> bool {
+        if child.0 == exclude {
+            return false;
+        }
+        match self.overlay.get(&child.0) {
+            None => true,
+            Some(e) => e.live && e.parent.as_deref() == Some(parent) && e.pos.as_deref() == Some(child.1.as_str()),
+        }
+    }
+
+    /// The smallest pos among `parent`'s effective children with pos > `after` (any when None).
+    fn next_pos(&mut self, parent: &str, after: Option<&str>, exclude: &str) -> Result<Option<String>> {
+        let from_overlay = self.placed.get(parent).and_then(|set| {
+            set.iter()
+                .find(|(p, k)| k != exclude && after.map_or(true, |a| p.as_bytes() > a.as_bytes()))
+                .map(|(p, _)| p.clone())
+        });
+        let mut cursor = after.map(str::to_string);
+        let mut limit = 1;
+        let from_store = loop {
+            let batch = self.store.children_after(parent, cursor.as_deref(), limit)?;
+            let n = batch.len();
+            if let Some(c) = batch.iter().find(|c| self.stays(c, parent, exclude)) {
+                break Some(c.1.clone());
+            }
+            if n < limit {
+                break None;
+            }
+            cursor = batch.last().map(|c| c.1.clone());
+            limit = (limit * 4).min(1024);
+        };
+        Ok(min_pos(from_overlay, from_store, false))
+    }
+
+    /// The largest pos among `parent`'s effective children with pos < `before` (any when None).
+    fn prev_pos(&mut self, parent: &str, before: Option<&str>, exclude: &str) -> Result<Option<String>> {
+        let from_overlay = self.placed.get(parent).and_then(|set| {
+            set.iter()
+                .rev()
+                .find(|(p, k)| k != exclude && before.map_or(true, |b| p.as_bytes() < b.as_bytes()))
+                .map(|(p, _)| p.clone())
+        });
+        let mut cursor = before.map(str::to_string);
+        let mut limit = 1;
+        let from_store = loop {
+            let batch = self.store.children_before(parent, cursor.as_deref(), limit)?;
+            let n = batch.len();
+            if let Some(c) = batch.iter().find(|c| self.stays(c, parent, exclude)) {
+                break Some(c.1.clone());
+            }
+            if n < limit {
+                break None;
+            }
+            cursor = batch.last().map(|c| c.1.clone());
+            limit = (limit * 4).min(1024);
+        };
+        Ok(min_pos(from_overlay, from_store, true))
+    }
+
+    /// Computes the pos for `key` placed under `parent` at `place`, or the conflict.
+    fn position(&mut self, i: usize, key: &str, parent: &str, place: &Place) -> Result<std::result::Result<String, Conflict>> {
+        let (lo, hi) = match place {
+            Place::Last => (self.prev_pos(parent, None, key)?, None),
+            Place::First => (None, self.next_pos(parent, None, key)?),
+            Place::After(anchor) => {
+                let v = self.view(anchor)?;
+                let v = match v {
+                    Some(v) if v.live => v,
+                    _ => {
+                        return Ok(Err(conflict(i, anchor, Reason::Missing, format!(
+                            "anchor \"{}\" does not exist", shorten(anchor)
+                        ))))
+                    }
+                };
+                if v.parent.as_deref() != Some(parent) {
+                    return Ok(Err(conflict(i, anchor, Reason::Anchor, format!(
+                        "anchor \"{}\" is not a child of \"{}\"", shorten(anchor), shorten(parent)
+                    ))));
+                }
+                let apos = v
+                    .pos
+                    .ok_or_else(|| Error::Internal(format!("live child {anchor:?} has no pos")))?;
+                let hi = self.next_pos(parent, Some(&apos), key)?;
+                (Some(apos), hi)
+            }
+        };
+        pos::key_between(lo.as_deref(), hi.as_deref()).map(Ok).map_err(internal)
+    }
+
+    fn live_parent(&mut self, i: usize, parent: &str) -> Result<Option<Conflict>> {
+        match self.view(parent)? {
+            Some(v) if v.live => Ok(None),
+            _ => Ok(Some(conflict(i, parent, Reason::Missing, format!("parent \"{}\" does not exist", shorten(parent))))),
+        }
+    }
+
+    /// The live node `key` with its version checked, or the conflict.
+    fn checked(&mut self, i: usize, key: &str, version: i64) -> Result<std::result::Result<View, Conflict>> {
+        let v = match self.view(key)? {
+            Some(v) if v.live => v,
+            _ => return Ok(Err(conflict(i, key, Reason::Missing, format!("node \"{}\" does not exist", shorten(key))))),
+        };
+        if let Some(actual) = v.orig_version {
+            if actual != version {
+                let mut c = conflict(i, key, Reason::Version, format!(
+                    "op is based on version {version}, the node is at version {actual}"
+                ));
+                c.expected = Some(version);
+                c.actual = Some(actual);
+                return Ok(Err(c));
+            }
+        }
+        Ok(Ok(v))
+    }
+
+    fn create(&mut self, i: usize, key: &str, kind: &str, props: &Map<String, Value>, parent: &str, place: &Place) -> Result<Option<Conflict>> {
+        if self.view(key)?.is_some() {
+            return Ok(Some(conflict(i, key, Reason::Exists, format!(
+                "key \"{}\" exists or existed in this document (keys are never reused)", shorten(key)
+            ))));
+        }
+        if let Some(c) = self.live_parent(i, parent)? {
+            return Ok(Some(c));
+        }
+        let pos = match self.position(i, key, parent, place)? {
+            Ok(p) => p,
+            Err(c) => return Ok(Some(c)),
+        };
+        self.overlay.insert(
+            key.to_string(),
+            Entry {
+                orig: None,
+                live: true,
+                parent: Some(parent.to_string()),
+                pos: Some(pos.clone()),
+                kind: kind.to_string(),
+                kind_changed: false,
+                props: Some(props.clone()),
+                moved: false,
+            },
+        );
+        self.order.push(key.to_string());
+        self.place_at(key, parent, &pos);
+        Ok(None)
+    }
+
+    fn update(&mut self, i: usize, key: &str, version: i64, kind: &Option<String>, props: &Option<Map<String, Value>>) -> Result<Option<Conflict>> {
+        if let Err(c) = self.checked(i, key, version)? {
+            return Ok(Some(c));
+        }
+        let max_props = self.limits.max_props_bytes;
+        let e = self.touch(key)?;
+        if let Some(k) = kind {
+            e.kind = k.clone();
+            e.kind_changed = true;
+        }
+        if let Some(delta) = props {
+            let created = e.orig.is_none();
+            match (&mut e.props, created) {
+                (Some(full), true) => {
+                    merge_delta(full, delta);
+                    let bytes = Value::Object(full.clone()).to_string().len();
+                    if bytes > max_props {
+                        return Err(props_limit(i, key, bytes, max_props));
+                    }
+                }
+                (Some(d), false) => compose_delta(d, delta),
+                (None, _) => e.props = Some(delta.clone()),
+            }
+        }
+        Ok(None)
+    }
+
+    fn is_ancestor_or_self(&mut self, key: &str, of: &str) -> Result<bool> {
+        let mut cur = Some(of.to_string());
+        let mut steps = 0usize;
+        while let Some(c) = cur {
+            if c == key {
+                return Ok(true);
+            }
+            steps += 1;
+            if steps > 1_000_000 {
+                return Err(Error::Internal(format!("parent chain of {of:?} does not end")));
+            }
+            cur = self.view(&c)?.and_then(|v| v.parent);
+        }
+        Ok(false)
+    }
+
+    fn move_(&mut self, i: usize, key: &str, version: i64, parent: &str, place: &Place) -> Result<Option<Conflict>> {
+        if let Err(c) = self.checked(i, key, version)? {
+            return Ok(Some(c));
+        }
+        if let Some(c) = self.live_parent(i, parent)? {
+            return Ok(Some(c));
+        }
+        if self.is_ancestor_or_self(key, parent)? {
+            return Ok(Some(conflict(i, key, Reason::Cycle, format!(
+                "moving \"{}\" under \"{}\" would put it inside itself", shorten(key), shorten(parent)
+            ))));
+        }
+        let pos = match self.position(i, key, parent, place)? {
+            Ok(p) => p,
+            Err(c) => return Ok(Some(c)),
+        };
+        self.touch(key)?;
+        self.unplace(key);
+        let e = self.touch(key)?;
+        e.parent = Some(parent.to_string());
+        e.pos = Some(pos.clone());
+        e.moved = true;
+        self.place_at(key, parent, &pos);
+        Ok(None)
+    }
+
+    /// Live descendants of `root` as the patch sees them: `(key, stored gen if untouched)`.
+    fn subtree(&mut self, root: &str) -> Result<Vec<(String, Option<i64>)>> {
+        let mut store_children: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        let mut known: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut stack = vec![root.to_string()];
+        while let Some(x) = stack.pop() {
+            let existing = self.overlay.get(&x).map_or(true, |e| e.orig.is_some());
+            if existing && !known.contains(&x) {
+                for n in self.store.descendants(&x)? {
+                    let parent = n.parent.clone().ok_or_else(|| Error::Internal(format!("live node {:?} has no parent", n.key)))?;
+                    known.insert(n.key.clone());
+                    store_children.entry(parent).or_default().push((n.key.clone(), n.gen));
+                    self.cache.entry(n.key.clone()).or_insert(Some(n));
+                }
+                known.insert(x.clone());
+            }
+            let mut kids: Vec<(String, Option<i64>)> = Vec::new();
+            for (k, g) in store_children.get(&x).cloned().unwrap_or_default() {
+                match self.overlay.get(&k) {
+                    None => kids.push((k, Some(g))),
+                    Some(e) if e.live && e.parent.as_deref() == Some(x.as_str()) => kids.push((k, None)),
+                    Some(_) => {}
+                }
+            }
+            if let Some(set) = self.placed.get(&x) {
+                for (_, k) in set {
+                    kids.push((k.clone(), None));
+                }
+            }
+            for (k, g) in kids {
+                if seen.insert(k.clone()) {
+                    stack.push(k.clone());
+                    out.push((k, g));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete(&mut self, i: usize, key: &str, version: i64, base: Option<i64>) -> Result<Option<Conflict>> {
+        if let Err(c) = self.checked(i, key, version)? {
+            return Ok(Some(c));
+        }
+        let sub = self.subtree(key)?;
+        if let Some(base) = base {
+            if let Some((k, g)) = sub.iter().find_map(|(k, g)| g.filter(|g| *g > base).map(|g| (k, g))) {
+                let mut c = conflict(i, key, Reason::Subtree, format!(
+                    "node \"{}\" inside the deleted subtree changed at gen {g}, after base {base}", shorten(k)
+                ));
+                c.actual = Some(g);
+                return Ok(Some(c));
+            }
+        }
+        for k in std::iter::once(key.to_string()).chain(sub.into_iter().map(|(k, _)| k)) {
+            if !self.overlay.contains_key(&k) {
+                self.touch(&k)?;
+            }
+            self.unplace(&k);
+            if let Some(e) = self.overlay.get_mut(&k) {
+                e.live = false;
+            }
+        }
+        Ok(None)
+    }
+
+    fn plan(self) -> Result<Plan> {
+        let mut plan = Plan::default();
+        for key in &self.order {
+            let e = match self.overlay.get(key) {
+                Some(e) => e,
+                None => continue,
+            };
+            match (&e.orig, e.live) {
+                (None, true) => {
+                    let (parent, pos) = match (&e.parent, &e.pos) {
+                        (Some(p), Some(s)) => (p.clone(), s.clone()),
+                        _ => return Err(Error::Internal(format!("created node {key:?} has no place"))),
+                    };
+                    plan.creates.push(NewNode {
+                        key: key.clone(),
+                        parent,
+                        pos,
+                        kind: e.kind.clone(),
+                        props: e.props.clone().unwrap_or_default(),
+                    });
+                    plan.versions.insert(key.clone(), Value::from(1));
+                }
+                (None, false) => {
+                    plan.ephemeral.push((key.clone(), e.kind.clone()));
+                    plan.versions.insert(key.clone(), Value::Null);
+                }
+                (Some(_), false) => {
+                    plan.deletes.push(key.clone());
+                    plan.versions.insert(key.clone(), Value::Null);
+                }
+                (Some(orig), true) => {
+                    let place = if e.moved {
+                        match (&e.parent, &e.pos) {
+                            (Some(p), Some(s)) => Some((p.clone(), s.clone())),
+                            _ => return Err(Error::Internal(format!("moved node {key:?} has no place"))),
+                        }
+                    } else {
+                        None
+                    };
+                    plan.changes.push(NodeChange {
+                        key: key.clone(),
+                        version: orig.version + 1,
+                        place,
+                        kind: if e.kind_changed { Some(e.kind.clone()) } else { None },
+                        delta: e.props.clone(),
+                    });
+                    plan.versions.insert(key.clone(), Value::from(orig.version + 1));
+                }
+            }
+        }
+        Ok(plan)
+    }
+}
+
+fn min_pos(a: Option<String>, b: Option<String>, max: bool) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if (a.as_bytes() < b.as_bytes()) != max { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn conflict(op: usize, key: &str, reason: Reason, note: String) -> Conflict {
+    Conflict { op, key: key.to_string(), reason, expected: None, actual: None, note }
+}
+
+fn props_limit(i: usize, key: &str, bytes: usize, max: usize) -> Error {
+    Error::Limit {
+        guc: "nodesync.max_props_bytes",
+        limit: max as i64,
+        actual: bytes as i64,
+        what: format!(
+            "op {i}: props of \"{}\" would be {bytes} bytes, more than nodesync.max_props_bytes ({max})",
+            shorten(key)
+        ),
+    }
+}
+
+/// Evaluates `patch` against `store`. Conflicts are collected for every op (in op order);
+/// an op that conflicts has no effect on the ops after it.
+pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Result<Outcome> {
+    let mut eng = Engine {
+        store,
+        limits,
+        cache: HashMap::new(),
+        overlay: HashMap::new(),
+        order: Vec::new(),
+        placed: HashMap::new(),
+    };
+    let mut conflicts = Vec::new();
+    for (i, op) in patch.ops.iter().enumerate() {
+        let c = match op {
+            Op::Create { key, kind, props, parent, place } => eng.create(i, key, kind, props, parent, place)?,
+            Op::Update { key, version, kind, props } => eng.update(i, key, *version, kind, props)?,
+            Op::Move { key, version, parent, place } => eng.move_(i, key, *version, parent, place)?,
+            Op::Delete { key, version } => eng.delete(i, key, *version, patch.base)?,
+        };
+        if let Some(c) = c {
+            conflicts.push(c);
+        }
+    }
+    if !conflicts.is_empty() {
+        return Ok(Outcome::Conflicts(conflicts));
+    }
+    eng.plan().map(Outcome::Plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::parse;
+    use crate::store::MemStore;
+    use serde_json::json;
+
+    fn doc() -> MemStore {
+        MemStore::new("doc", Map::new())
+    }
+
+    fn apply(s: &mut MemStore, ops: Value) -> std::result::Result<Plan, Vec<Conflict>> {
+        apply_base(s, ops, None)
+    }
+
+    fn apply_base(s: &mut MemStore, ops: Value, base: Option<i64>) -> std::result::Result<Plan, Vec<Conflict>> {
+        let mut p = json!({"ops": ops});
+        if let Some(b) = base {
+            p["base"] = json!(b);
+        }
+        let patch = parse(&p, &Limits::default()).unwrap();
+        match evaluate(s, &patch, Limits::default()).unwrap() {
+            Outcome::Plan(plan) => {
+                s.apply(&plan);
+                Ok(plan)
+            }
+            Outcome::Conflicts(c) => Err(c),
+        }
+    }
+
+    fn kids(s: &mut MemStore, parent: &str) -> Vec<String> {
+        s.children_after(parent, None, usize::MAX).unwrap().into_iter().map(|c| c.0).collect()
+    }
+
+    fn reason(r: std::result::Result<Plan, Vec<Conflict>>) -> Reason {
+        r.unwrap_err()[0].reason
+    }
+
+    #[test]
+    fn places_children() {
+        let mut s = doc();
+        apply(&mut s, json!([{"op": "create", "key": "p1", "kind": "p", "parent": "root"}])).unwrap();
+        apply(&mut s, json!([{"op": "create", "key": "p3", "kind": "p", "parent": "root"}])).unwrap();
+        apply(&mut s, json!([{"op": "create", "key": "p2", "kind": "p", "parent": "root", "after": "p1"}])).unwrap();
+        apply(&mut s, json!([{"op": "create", "key": "p0", "kind": "p", "parent": "root", "after": null}])).unwrap();
+        assert_eq!(kids(&mut s, "root"), ["p0", "p1", "p2", "p3"]);
+    }
+
+    #[test]
+    fn versions_once_per_patch() {
+        let mut s = doc();
+        apply(&mut s, json!([{"op": "create", "key": "a", "kind": "p", "parent": "root"}])).unwrap();
+        let plan = apply(&mut s, json!([
+            {"op": "update", "key": "a", "version": 1, "props": {"x": 1}},
+            {"op": "update", "key": "a", "version": 1, "props": {"y": 2, "x": null}},
+            {"op": "move", "key": "a", "version": 1, "parent": "root", "after": null}
+        ])).unwrap();
+        assert_eq!(Value::Object(plan.versions), json!({"a": 2}));
+        assert_eq!(Value::Object(s.nodes["a"].props.clone()), json!({"y": 2}));
+        assert_eq!(reason(apply(&mut s, json!([{"op": "update", "key": "a", "version": 1}]))), Reason::Version);
+    }
+
+    #[test]
+    fn ops_on_created_nodes_skip_version_checks() {
+        let mut s = doc();
+        let plan = apply(&mut s, json!([
+            {"op": "create", "key": "s", "kind": "sec", "parent": "root"},
+            {"op": "create", "key": "a", "kind": "p", "parent": "s"},
+            {"op": "create", "key": "b", "kind": "p", "parent": "s", "after": null},
+            {"op": "update", "key": "a", "version": 7, "props": {"t": 1}},
+            {"op": "create", "key": "c", "kind": "p", "parent": "s", "after": "b"}
+        ])).unwrap();
+        assert_eq!(Value::Object(plan.versions), json!({"s": 1, "a": 1, "b": 1, "c": 1}));
+        assert_eq!(kids(&mut s, "s"), ["b", "c", "a"]);
+        assert_eq!(Value::Object(s.nodes["a"].props.clone()), json!({"t": 1}));
+    }
+
+    #[test]
+    fn every_conflict_reason() {
+        let mut s = doc();
+        apply(&mut s, json!([
+            {"op": "create", "key": "a", "kind": "p", "parent": "root"},
+            {"op": "create", "key": "s", "kind": "sec", "parent": "root"},
+            {"op": "create", "key": "s1", "kind": "p", "parent": "s"},
+            {"op": "create", "key": "s2", "kind": "sec", "parent": "s"}
+        ])).unwrap();
+        let base = s.gen;
+        assert_eq!(reason(apply(&mut s, json!([{"op": "update", "key": "a", "version": 2}]))), Reason::Version);
+        assert_eq!(reason(apply(&mut s, json!([{"op": "create", "key": "a", "kind": "p", "parent": "root"}]))), Reason::Exists);
+        assert_eq!(reason(apply(&mut s, json!([{"op": "create", "key": "n", "kind": "p", "parent": "zz"}]))), Reason::Missing);
+        assert_eq!(reason(apply(&mut s, json!([{"op": "create", "key": "n", "kind": "p", "parent": "root", "after": "zz"}]))), Reason::Missing);
+        assert_eq!(reason(apply(&mut s, json!([{"op": "create", "key": "n", "kind": "p", "parent": "root", "after": "s1"}]))), Reason::Anchor);
+        assert_eq!(reason(apply(&mut s, json!([{"op": "move", "key": "s", "version": 1, "parent": "s2"}]))), Reason::Cycle);
+        assert_eq!(reason(apply(&mut s, json!([{"op": "move", "key": "s", "version": 1, "parent": "s"}]))), Reason::Cycle);
+        apply(&mut s, json!([{"op": "update", "key": "s1", "version": 1, "props": {"e": true}}])).unwrap();
+        assert_eq!(reason(apply_base(&mut s, json!([{"op": "delete", "key": "s", "version": 1}]), Some(base))), Reason::Subtree);
+        let now = s.gen;
+        let plan = apply_base(&mut s, json!([{"op": "delete", "key": "s", "version": 1}]), Some(now)).unwrap();
+        assert_eq!(Value::Object(plan.versions), json!({"s": null, "s1": null, "s2": null}));
+        assert_eq!(reason(apply(&mut s, json!([{"op": "create", "key": "s1", "kind": "p", "parent": "root"}]))), Reason::Exists);
+        assert_eq!(reason(apply(&mut s, json!([{"op": "update", "key": "s1", "version": 2}]))), Reason::Missing);
+    }
+
+    #[test]
+    fn conflicts_are_listed_in_op_order() {
+        let mut s = doc();
+        apply(&mut s, json!([{"op": "create", "key": "a", "kind": "p", "parent": "root"}, {"op": "create", "key": "b", "kind": "p", "parent": "root"}])).unwrap();
+        let c = apply(&mut s, json!([
+            {"op": "update", "key": "b", "version": 1},
+            {"op": "update", "key": "a", "version": 3},
+            {"op": "delete", "key": "zz", "version": 1}
+        ])).unwrap_err();
+        assert_eq!(c.iter().map(|c| (c.op, c.reason)).collect::<Vec<_>>(), [(1, Reason::Version), (2, Reason::Missing)]);
+        assert_eq!((c[0].expected, c[0].actual), (Some(3), Some(1)));
+    }
+
+    #[test]
+    fn delete_follows_moves_within_the_patch() {
+        let mut s = doc();
+        apply(&mut s, json!([
+            {"op": "create", "key": "s", "kind": "sec", "parent": "root"},
+            {"op": "create", "key": "t", "kind": "sec", "parent": "root"},
+            {"op": "create", "key": "a", "kind": "p", "parent": "s"},
+            {"op": "create", "key": "b", "kind": "p", "parent": "s"},
+            {"op": "create", "key": "c", "kind": "p", "parent": "t"},
+            {"op": "create", "key": "c1", "kind": "p", "parent": "c"}
+        ])).unwrap();
+        let plan = apply(&mut s, json!([
+            {"op": "move", "key": "a", "version": 1, "parent": "root"},
+            {"op": "move", "key": "c", "version": 1, "parent": "s"},
+            {"op": "create", "key": "n", "kind": "p", "parent": "b"},
+            {"op": "delete", "key": "s", "version": 1}
+        ])).unwrap();
+        assert_eq!(Value::Object(plan.versions), json!({"a": 2, "c": null, "c1": null, "s": null, "b": null, "n": null}));
+        assert_eq!(kids(&mut s, "root"), ["t", "a"]);
+        assert_eq!(plan.ephemeral, vec![("n".to_string(), "p".to_string())]);
+        assert!(s.nodes["n"].row.deleted);
+    }
+
+    #[test]
+    fn moving_within_a_parent_skips_itself() {
+        let mut s = doc();
+        for k in ["a", "b", "c"] {
+            apply(&mut s, json!([{"op": "create", "key": k, "kind": "p", "parent": "root"}])).unwrap();
+        }
+        apply(&mut s, json!([{"op": "move", "key": "b", "version": 1, "parent": "root", "after": "a"}])).unwrap();
+        assert_eq!(kids(&mut s, "root"), ["a", "b", "c"]);
+        apply(&mut s, json!([{"op": "move", "key": "c", "version": 1, "parent": "root", "after": null}])).unwrap();
+        apply(&mut s, json!([{"op": "move", "key": "c", "version": 2, "parent": "root"}])).unwrap();
+        assert_eq!(kids(&mut s, "root"), ["a", "b", "c"]);
+        apply(&mut s, json!([{"op": "move", "key": "a", "version": 1, "parent": "root", "after": "c"}])).unwrap();
+        assert_eq!(kids(&mut s, "root"), ["b", "c", "a"]);
+    }
+
+    #[test]
+    fn many_siblings_displaced_in_one_patch() {
+        let mut s = doc();
+        let ops: Vec<Value> = (0..50).map(|i| json!({"op": "create", "key": format!("k{i}"), "kind": "p", "parent": "root"})).collect();
+        apply(&mut s, Value::Array(ops)).unwrap();
+        apply(&mut s, json!([{"op": "create", "key": "box", "kind": "sec", "parent": "root", "after": null}])).unwrap();
+        // move the last 40 away, then append: the new node must follow k9
+        let mut ops: Vec<Value> = (10..50).map(|i| json!({"op": "move", "key": format!("k{i}"), "version": 1, "parent": "box"})).collect();
+        ops.push(json!({"op": "create", "key": "end", "kind": "p", "parent": "root"}));
+        ops.push(json!({"op": "create", "key": "mid", "kind": "p", "parent": "root", "after": "k9"}));
+        apply(&mut s, Value::Array(ops)).unwrap();
+        let k = kids(&mut s, "root");
+        assert_eq!(k.len(), 13);
+        assert_eq!(&k[10..], ["k9", "mid", "end"]);
+        assert_eq!(kids(&mut s, "box").len(), 40);
+    }
+}

@@ -1,0 +1,21 @@
+//! pg_nodesync's pure core: everything that decides *what* a patch means, tested without
+//! Postgres. The pgrx crate at the repository root only converts arguments, runs SPI and maps
+//! [`error::Error`] to SQLSTATEs.
+//!
+//! - [`patch`]: the patch model, parser and validator (SPEC §2, invalid patches)
+//! - [`engine`]: op semantics and conflict rules against a [`store::Store`]
+//! - [`pos`]: fractional position keys
+//! - [`tree`]: nested snapshot JSON from node rows
+//! - [`model`]: a naive, obviously-correct reference model of SPEC for property tests
+//! - [`error`]: the one error enum and its SQLSTATEs
+
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod patch;
+pub mod pos;
+pub mod store;
+pub mod tree;
+
+pub use error::{Conflict, Error, Reason, Result, SqlState};
+pub use patch::{Limits, Op, Patch, Place};

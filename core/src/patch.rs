@@ -1,0 +1,485 @@
+//! The patch model (SPEC §2) and its parser/validator: JSON in, typed [`Patch`] out, or a
+//! 22023 [`Error::InvalidPatch`] naming the op index. Shape only: nothing here looks at the
+//! document (that is [`crate::engine`]).
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Keys, kinds and document ids are 1..=200 bytes (SPEC §1).
+pub const MAX_NAME_BYTES: usize = 200;
+/// The root's key.
+pub const ROOT: &str = "root";
+
+/// Limits applied while parsing; the pgrx layer fills them from GUCs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `nodesync.max_ops_per_patch`
+    pub max_ops: usize,
+    /// `nodesync.max_props_bytes`: the JSON text of one op's `props` (and of a node's props).
+    pub max_props_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_ops: 10_000, max_props_bytes: 1 << 20 }
+    }
+}
+
+/// Where a created or moved node goes among its new siblings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// No `after`: last child.
+    Last,
+    /// `"after": null`: first child.
+    First,
+    /// `"after": "k"`: right after sibling `k`.
+    After(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Create { key: String, kind: String, props: Map<String, Value>, parent: String, place: Place },
+    Update { key: String, version: i64, kind: Option<String>, props: Option<Map<String, Value>> },
+    Move { key: String, version: i64, parent: String, place: Place },
+    Delete { key: String, version: i64 },
+}
+
+impl Op {
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Create { key, .. } | Op::Update { key, .. } | Op::Move { key, .. } | Op::Delete { key, .. } => key,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Create { .. } => "create",
+            Op::Update { .. } => "update",
+            Op::Move { .. } => "move",
+            Op::Delete { .. } => "delete",
+        }
+    }
+
+    /// The version the op was based on (`None` for `create`).
+    pub fn version(&self) -> Option<i64> {
+        match self {
+            Op::Create { .. } => None,
+            Op::Update { version, .. } | Op::Move { version, .. } | Op::Delete { version, .. } => Some(*version),
+        }
+    }
+
+    /// The op as JSON, in the wire format [`parse`] reads.
+    pub fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("op".into(), Value::from(self.name()));
+        o.insert("key".into(), Value::from(self.key()));
+        if let Some(v) = self.version() {
+            o.insert("version".into(), Value::from(v));
+        }
+        let place = |o: &mut Map<String, Value>, place: &Place| match place {
+            Place::Last => {}
+            Place::First => {
+                o.insert("after".into(), Value::Null);
+            }
+            Place::After(a) => {
+                o.insert("after".into(), Value::from(a.as_str()));
+            }
+        };
+        match self {
+            Op::Create { kind, props, parent, place: p, .. } => {
+                o.insert("kind".into(), Value::from(kind.as_str()));
+                o.insert("props".into(), Value::Object(props.clone()));
+                o.insert("parent".into(), Value::from(parent.as_str()));
+                place(&mut o, p);
+            }
+            Op::Update { kind, props, .. } => {
+                if let Some(k) = kind {
+                    o.insert("kind".into(), Value::from(k.as_str()));
+                }
+                if let Some(p) = props {
+                    o.insert("props".into(), Value::Object(p.clone()));
+                }
+            }
+            Op::Move { parent, place: p, .. } => {
+                o.insert("parent".into(), Value::from(parent.as_str()));
+                place(&mut o, p);
+            }
+            Op::Delete { .. } => {}
+        }
+        Value::Object(o)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patch {
+    /// The generation the client's view was at.
+    pub base: Option<i64>,
+    pub ops: Vec<Op>,
+}
+
+impl Patch {
+    pub fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        if let Some(b) = self.base {
+            o.insert("base".into(), Value::from(b));
+        }
+        o.insert("ops".into(), Value::Array(self.ops.iter().map(Op::to_json).collect()));
+        Value::Object(o)
+    }
+}
+
+/// Validates a name (key, kind or document id): 1..=200 bytes.
+pub fn check_name(what: &str, s: &str) -> std::result::Result<(), String> {
+    if s.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if s.len() > MAX_NAME_BYTES {
+        return Err(format!("{what} is {} bytes long, the limit is {MAX_NAME_BYTES}", s.len()));
+    }
+    Ok(())
+}
+
+/// A short, safe rendering of a caller's string for messages.
+pub fn shorten(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(MAX).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Parses and validates a patch. Errors are 22023 ([`Error::InvalidPatch`]) or
+/// [`Error::Limit`] naming the GUC.
+pub fn parse(v: &Value, limits: &Limits) -> Result<Patch> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::invalid_patch(format!("a patch is a JSON object, got {}", type_name(v))))?;
+    for k in obj.keys() {
+        if k != "base" && k != "ops" {
+            return Err(Error::invalid_patch(format!(
+                "unknown field \"{}\" (a patch has \"base\" and \"ops\")",
+                shorten(k)
+            )));
+        }
+    }
+    let base = match obj.get("base") {
+        None | Some(Value::Null) => None,
+        Some(b) => match b.as_i64() {
+            Some(b) if b >= 0 => Some(b),
+            _ => {
+                return Err(Error::invalid_patch(format!(
+                    "\"base\" must be a generation (an integer >= 0), got {b}"
+                )))
+            }
+        },
+    };
+    let ops_v = obj
+        .get("ops")
+        .ok_or_else(|| Error::invalid_patch("missing \"ops\" (a list of ops, possibly empty)"))?;
+    let ops_a = ops_v
+        .as_array()
+        .ok_or_else(|| Error::invalid_patch(format!("\"ops\" must be an array, got {}", type_name(ops_v))))?;
+    if ops_a.len() > limits.max_ops {
+        return Err(Error::Limit {
+            guc: "nodesync.max_ops_per_patch",
+            limit: limits.max_ops as i64,
+            actual: ops_a.len() as i64,
+            what: format!(
+                "patch has {} ops, more than nodesync.max_ops_per_patch ({})",
+                ops_a.len(),
+                limits.max_ops
+            ),
+        });
+    }
+    let ops = ops_a
+        .iter()
+        .enumerate()
+        .map(|(i, o)| parse_op(i, o, limits))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Patch { base, ops })
+}
+
+struct Fields<'a> {
+    i: usize,
+    op: &'a str,
+    obj: &'a Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    fn err(&self, msg: String) -> Error {
+        Error::invalid_op(self.i, format!("{} {msg}", self.op))
+    }
+
+    fn allow(&self, allowed: &[&str]) -> Result<()> {
+        for k in self.obj.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return Err(self.err(format!(
+                    "has unknown field \"{}\" (allowed: {})",
+                    shorten(k),
+                    allowed.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn name(&self, field: &str) -> Result<String> {
+        match self.obj.get(field) {
+            None => Err(self.err(format!("needs \"{field}\""))),
+            Some(Value::String(s)) => {
+                check_name(field, s).map_err(|m| self.err(m))?;
+                Ok(s.clone())
+            }
+            Some(v) => Err(self.err(format!("\"{field}\" must be a string, got {}", type_name(v)))),
+        }
+    }
+
+    fn opt_name(&self, field: &str) -> Result<Option<String>> {
+        match self.obj.get(field) {
+            None => Ok(None),
+            Some(_) => self.name(field).map(Some),
+        }
+    }
+
+    fn version(&self) -> Result<i64> {
+        match self.obj.get("version") {
+            None => Err(self.err("needs \"version\" (the node's version the op is based on)".into())),
+            Some(v) => match v.as_i64() {
+                Some(n) if n >= 1 => Ok(n),
+                _ => Err(self.err(format!("\"version\" must be an integer >= 1, got {v}"))),
+            },
+        }
+    }
+
+    fn place(&self) -> Result<Place> {
+        match self.obj.get("after") {
+            None => Ok(Place::Last),
+            Some(Value::Null) => Ok(Place::First),
+            Some(Value::String(s)) => {
+                check_name("after", s).map_err(|m| self.err(m))?;
+                Ok(Place::After(s.clone()))
+            }
+            Some(v) => Err(self.err(format!("\"after\" must be a key or null, got {}", type_name(v)))),
+        }
+    }
+
+    fn props(&self, limits: &Limits) -> Result<Option<Map<String, Value>>> {
+        match self.obj.get("props") {
+            None => Ok(None),
+            Some(Value::Object(m)) => {
+                let bytes = Value::Object(m.clone()).to_string().len();
+                if bytes > limits.max_props_bytes {
+                    return Err(Error::Limit {
+                        guc: "nodesync.max_props_bytes",
+                        limit: limits.max_props_bytes as i64,
+                        actual: bytes as i64,
+                        what: format!(
+                            "op {}: props of \"{}\" are {bytes} bytes, more than nodesync.max_props_bytes ({})",
+                            self.i,
+                            shorten(self.obj.get("key").and_then(Value::as_str).unwrap_or("?")),
+                            limits.max_props_bytes
+                        ),
+                    });
+                }
+                Ok(Some(m.clone()))
+            }
+            Some(v) => Err(self.err(format!("\"props\" must be an object, got {}", type_name(v)))),
+        }
+    }
+}
+
+fn parse_op(i: usize, v: &Value, limits: &Limits) -> Result<Op> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::invalid_op(i, format!("an op is a JSON object, got {}", type_name(v))))?;
+    let op = match obj.get("op") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(v) => return Err(Error::invalid_op(i, format!("\"op\" must be a string, got {}", type_name(v)))),
+        None => return Err(Error::invalid_op(i, "missing \"op\" (create, update, move or delete)")),
+    };
+    let f = Fields { i, op, obj };
+    match op {
+        "create" => {
+            f.allow(&["op", "key", "kind", "props", "parent", "after"])?;
+            let key = f.name("key")?;
+            let kind = f.name("kind")?;
+            let parent = f.name("parent")?;
+            let place = f.place()?;
+            if place == Place::After(key.clone()) {
+                return Err(f.err(format!("\"{}\" cannot be placed after itself", shorten(&key))));
+            }
+            let mut props = f.props(limits)?.unwrap_or_default();
+            // null means "no such property" everywhere: it is never stored.
+            props.retain(|_, v| !v.is_null());
+            Ok(Op::Create { key, kind, props, parent, place })
+        }
+        "update" => {
+            f.allow(&["op", "key", "version", "kind", "props"])?;
+            let key = f.name("key")?;
+            let version = f.version()?;
+            let kind = f.opt_name("kind")?;
+            let props = f.props(limits)?;
+            Ok(Op::Update { key, version, kind, props })
+        }
+        "move" => {
+            f.allow(&["op", "key", "version", "parent", "after"])?;
+            let key = f.name("key")?;
+            if key == ROOT {
+                return Err(f.err("cannot move the root".into()));
+            }
+            let version = f.version()?;
+            let parent = f.name("parent")?;
+            let place = f.place()?;
+            if place == Place::After(key.clone()) {
+                return Err(f.err(format!("\"{}\" cannot be placed after itself", shorten(&key))));
+            }
+            Ok(Op::Move { key, version, parent, place })
+        }
+        "delete" => {
+            f.allow(&["op", "key", "version"])?;
+            let key = f.name("key")?;
+            if key == ROOT {
+                return Err(f.err("cannot delete the root (drop the document with nodesync.drop_doc)".into()));
+            }
+            let version = f.version()?;
+            Ok(Op::Delete { key, version })
+        }
+        other => Err(Error::invalid_op(
+            i,
+            format!("unknown op \"{}\" (create, update, move or delete)", shorten(other)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(v: Value) -> Result<Patch> {
+        parse(&v, &Limits::default())
+    }
+
+    fn invalid_at(v: Value) -> Option<usize> {
+        match p(v) {
+            Err(Error::InvalidPatch { op, .. }) => op,
+            other => panic!("expected invalid patch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_every_op() {
+        let patch = p(json!({"base": 41, "ops": [
+            {"op": "create", "key": "p9", "kind": "paragraph", "props": {"text": "Hi"}, "parent": "root", "after": "p1"},
+            {"op": "update", "key": "p1", "version": 3, "props": {"text": "Hello", "bold": null}},
+            {"op": "update", "key": "h1", "version": 2, "kind": "heading"},
+            {"op": "move",   "key": "p4", "version": 2, "parent": "sec2", "after": null},
+            {"op": "delete", "key": "p2", "version": 5},
+            {"op": "create", "key": "p10", "kind": "p", "parent": "root"}
+        ]}))
+        .unwrap();
+        assert_eq!(patch.base, Some(41));
+        assert_eq!(patch.ops.len(), 6);
+        assert!(matches!(&patch.ops[0], Op::Create { place: Place::After(a), .. } if a == "p1"));
+        assert!(matches!(&patch.ops[1], Op::Update { props: Some(m), .. } if m.get("bold") == Some(&Value::Null)));
+        assert!(matches!(&patch.ops[2], Op::Update { kind: Some(k), props: None, .. } if k == "heading"));
+        assert!(matches!(&patch.ops[3], Op::Move { place: Place::First, .. }));
+        assert!(matches!(&patch.ops[4], Op::Delete { version: 5, .. }));
+        assert!(matches!(&patch.ops[5], Op::Create { place: Place::Last, props, .. } if props.is_empty()));
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let v = json!({"base": 3, "ops": [
+            {"op": "create", "key": "a", "kind": "p", "props": {"x": 1}, "parent": "root", "after": null},
+            {"op": "move", "key": "b", "version": 2, "parent": "a", "after": "c"},
+            {"op": "update", "key": "b", "version": 2, "props": {"y": null}},
+            {"op": "delete", "key": "c", "version": 1}
+        ]});
+        let patch = p(v).unwrap();
+        assert_eq!(p(patch.to_json()).unwrap(), patch);
+    }
+
+    #[test]
+    fn empty_ops_is_valid() {
+        assert_eq!(p(json!({"ops": []})).unwrap().ops.len(), 0);
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        assert_eq!(invalid_at(json!([])), None);
+        assert_eq!(invalid_at(json!({})), None);
+        assert_eq!(invalid_at(json!({"ops": {}})), None);
+        assert_eq!(invalid_at(json!({"ops": [], "extra": 1})), None);
+        assert_eq!(invalid_at(json!({"base": "x", "ops": []})), None);
+        assert_eq!(invalid_at(json!({"base": -1, "ops": []})), None);
+        assert_eq!(invalid_at(json!({"ops": [1]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "explode", "key": "a"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"key": "a"}]})), Some(0));
+        let ok = json!({"op": "update", "key": "a", "version": 1});
+        assert_eq!(invalid_at(json!({"ops": [ok, {"op": "update", "version": 1}]})), Some(1));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "create", "key": "", "kind": "p", "parent": "root"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "create", "key": "k".repeat(201), "kind": "p", "parent": "root"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "create", "key": "n", "parent": "root"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "create", "key": "n", "kind": "p"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "create", "key": "n", "kind": "", "parent": "root"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "create", "key": "n", "kind": "p", "parent": "root", "after": 3}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "create", "key": "n", "kind": "p", "parent": "root", "after": "n"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "update", "key": "a", "version": 1, "props": [1]}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "update", "key": "a", "props": {}}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "update", "key": "a", "version": "one"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "update", "key": "a", "version": 0}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "update", "key": "a", "version": 1.5}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "update", "key": "a", "version": 1, "parent": "x"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "delete", "key": "root", "version": 1}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "move", "key": "root", "version": 1, "parent": "a"}]})), Some(0));
+        assert_eq!(invalid_at(json!({"ops": [{"op": "move", "key": "a", "version": 1}]})), Some(0));
+    }
+
+    #[test]
+    fn create_props_drop_nulls() {
+        let patch = p(json!({"ops": [{"op": "create", "key": "n", "kind": "p", "parent": "root", "props": {"a": null, "b": 1}}]})).unwrap();
+        assert!(matches!(&patch.ops[0], Op::Create { props, .. } if props.len() == 1 && props["b"] == 1));
+    }
+
+    #[test]
+    fn limits_name_their_guc() {
+        let limits = Limits { max_ops: 2, max_props_bytes: 10 };
+        let three = json!({"ops": [{"op": "delete", "key": "a", "version": 1}, {"op": "delete", "key": "b", "version": 1}, {"op": "delete", "key": "c", "version": 1}]});
+        match parse(&three, &limits) {
+            Err(e @ Error::Limit { guc: "nodesync.max_ops_per_patch", .. }) => {
+                assert!(e.to_string().contains("nodesync.max_ops_per_patch"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // exactly at the limit is fine
+        let two = json!({"ops": [{"op": "delete", "key": "a", "version": 1}, {"op": "delete", "key": "b", "version": 1}]});
+        assert!(parse(&two, &limits).is_ok());
+        let big = json!({"ops": [{"op": "update", "key": "a", "version": 1, "props": {"t": "0123456789"}}]});
+        assert!(matches!(parse(&big, &limits), Err(Error::Limit { guc: "nodesync.max_props_bytes", .. })));
+        let at = json!({"ops": [{"op": "update", "key": "a", "version": 1, "props": {"t": "01"}}]}); // {"t":"01"} = 10 bytes
+        assert!(parse(&at, &limits).is_ok());
+    }
+
+    #[test]
+    fn messages_name_the_op_index() {
+        let e = p(json!({"ops": [{"op": "delete", "key": "a", "version": 1}, {"op": "nope"}]})).unwrap_err();
+        assert!(e.to_string().contains("op 1"), "{e}");
+        assert_eq!(e.sqlstate().code(), "22023");
+    }
+}

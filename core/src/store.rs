@@ -1,0 +1,193 @@
+//! What the engine needs to read from a document, as a trait: the pgrx layer implements it
+//! with indexed SPI queries (`src/spi_store.rs`), [`MemStore`] implements it in memory for
+//! tests. Every method is a point or range lookup: nothing here scans a document.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+
+/// A node row as stored before the patch (live, or a tombstone of a deleted key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNode {
+    pub key: String,
+    /// `None` for the root and for tombstones.
+    pub parent: Option<String>,
+    /// `None` for the root and for tombstones.
+    pub pos: Option<String>,
+    pub kind: String,
+    pub version: i64,
+    pub gen: i64,
+    pub deleted: bool,
+}
+
+/// A live child: its key and pos.
+pub type Child = (String, String);
+
+pub trait Store {
+    /// The row for `key`, live or tombstone; `None` if the key was never used.
+    fn node(&mut self, key: &str) -> Result<Option<StoredNode>>;
+    /// Up to `limit` live children of `parent` with `pos > after` (all when `after` is `None`),
+    /// in pos order.
+    fn children_after(&mut self, parent: &str, after: Option<&str>, limit: usize) -> Result<Vec<Child>>;
+    /// Up to `limit` live children of `parent` with `pos < before` (all when `before` is
+    /// `None`), in *descending* pos order.
+    fn children_before(&mut self, parent: &str, before: Option<&str>, limit: usize) -> Result<Vec<Child>>;
+    /// Every live strict descendant of `key` (any order).
+    fn descendants(&mut self, key: &str) -> Result<Vec<StoredNode>>;
+}
+
+/// A full node, as kept by [`MemStore`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemNode {
+    pub row: StoredNode,
+    pub props: Map<String, Value>,
+}
+
+/// An in-memory document implementing [`Store`], with the same write semantics as the SQL
+/// layer ([`MemStore::apply`]). Used by tests and by the property tests against the model.
+#[derive(Debug, Clone, Default)]
+pub struct MemStore {
+    pub nodes: BTreeMap<String, MemNode>,
+    pub gen: i64,
+}
+
+impl MemStore {
+    pub fn new(root_kind: &str, root_props: Map<String, Value>) -> MemStore {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(
+            crate::patch::ROOT.to_string(),
+            MemNode {
+                row: StoredNode {
+                    key: crate::patch::ROOT.to_string(),
+                    parent: None,
+                    pos: None,
+                    kind: root_kind.to_string(),
+                    version: 1,
+                    gen: 1,
+                    deleted: false,
+                },
+                props: root_props,
+            },
+        );
+        MemStore { nodes, gen: 1 }
+    }
+
+    fn live_children(&self, parent: &str) -> Vec<Child> {
+        let mut v: Vec<Child> = self
+            .nodes
+            .values()
+            .filter(|n| !n.row.deleted && n.row.parent.as_deref() == Some(parent))
+            .filter_map(|n| n.row.pos.clone().map(|p| (n.row.key.clone(), p)))
+            .collect();
+        v.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
+        v
+    }
+
+    /// Writes a plan the way `src/history.rs` does in SQL. Returns the new gen.
+    pub fn apply(&mut self, plan: &crate::engine::Plan) -> i64 {
+        let gen = self.gen + 1;
+        for c in &plan.changes {
+            if let Some(n) = self.nodes.get_mut(&c.key) {
+                if let Some((parent, pos)) = &c.place {
+                    n.row.parent = Some(parent.clone());
+                    n.row.pos = Some(pos.clone());
+                }
+                if let Some(k) = &c.kind {
+                    n.row.kind = k.clone();
+                }
+                if let Some(d) = &c.delta {
+                    crate::engine::merge_delta(&mut n.props, d);
+                }
+                n.row.version += 1;
+                n.row.gen = gen;
+            }
+        }
+        for key in &plan.deletes {
+            if let Some(n) = self.nodes.get_mut(key) {
+                n.row.deleted = true;
+                n.row.parent = None;
+                n.row.pos = None;
+                n.row.version += 1;
+                n.row.gen = gen;
+                n.props.clear();
+            }
+        }
+        for c in &plan.creates {
+            self.nodes.insert(
+                c.key.clone(),
+                MemNode {
+                    row: StoredNode {
+                        key: c.key.clone(),
+                        parent: Some(c.parent.clone()),
+                        pos: Some(c.pos.clone()),
+                        kind: c.kind.clone(),
+                        version: 1,
+                        gen,
+                        deleted: false,
+                    },
+                    props: c.props.clone(),
+                },
+            );
+        }
+        for (key, kind) in &plan.ephemeral {
+            self.nodes.insert(
+                key.clone(),
+                MemNode {
+                    row: StoredNode {
+                        key: key.clone(),
+                        parent: None,
+                        pos: None,
+                        kind: kind.clone(),
+                        version: 1,
+                        gen,
+                        deleted: true,
+                    },
+                    props: Map::new(),
+                },
+            );
+        }
+        self.gen = gen;
+        gen
+    }
+}
+
+impl Store for MemStore {
+    fn node(&mut self, key: &str) -> Result<Option<StoredNode>> {
+        Ok(self.nodes.get(key).map(|n| n.row.clone()))
+    }
+
+    fn children_after(&mut self, parent: &str, after: Option<&str>, limit: usize) -> Result<Vec<Child>> {
+        Ok(self
+            .live_children(parent)
+            .into_iter()
+            .filter(|(_, p)| after.map_or(true, |a| p.as_bytes() > a.as_bytes()))
+            .take(limit)
+            .collect())
+    }
+
+    fn children_before(&mut self, parent: &str, before: Option<&str>, limit: usize) -> Result<Vec<Child>> {
+        Ok(self
+            .live_children(parent)
+            .into_iter()
+            .rev()
+            .filter(|(_, p)| before.map_or(true, |b| p.as_bytes() < b.as_bytes()))
+            .take(limit)
+            .collect())
+    }
+
+    fn descendants(&mut self, key: &str) -> Result<Vec<StoredNode>> {
+        let mut out = Vec::new();
+        let mut stack = vec![key.to_string()];
+        while let Some(k) = stack.pop() {
+            for n in self.nodes.values() {
+                if !n.row.deleted && n.row.parent.as_deref() == Some(k.as_str()) {
+                    out.push(n.row.clone());
+                    stack.push(n.row.key.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
