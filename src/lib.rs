@@ -1,1 +1,49 @@
-//! placeholder
+//! pg_nodesync: Postgres as the collaboration authority for tree-shaped documents.
+//!
+//! The pgrx layer is thin: it converts arguments, runs SPI and maps errors. What a patch
+//! *means* lives in the pure crate `nodesync_core` (core/).
+//!
+//! - [`api`]: the `#[pg_extern]` functions of SPEC §3
+//! - [`spi_store`]: the engine's [`nodesync_core::store::Store`] over indexed SPI lookups
+//! - [`history`]: where commits are written (tree rows, history pieces, change log, gen, NOTIFY)
+//!   and where compaction drops history
+//! - [`read`]: snapshots and diffs
+//! - [`docs`]: the per-document lock and document rows
+//! - [`errors`]: `nodesync_core::Error` -> SQLSTATE + message + DETAIL, in one place
+//! - [`guc`]: the `nodesync.*` settings
+//! - [`sql`]: cached prepared statements
+
+use pgrx::prelude::*;
+
+pgrx::pg_module_magic!(name, version);
+
+pub mod api;
+pub mod docs;
+pub mod errors;
+pub mod guc;
+pub mod history;
+pub mod read;
+pub mod spi_store;
+pub mod sql;
+
+pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+pgrx::extension_sql_file!("../sql/functions.sql", name = "functions", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::init();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

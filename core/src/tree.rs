@@ -97,6 +97,50 @@ pub fn snapshot_json(doc: &str, gen: i64, rows: &[Row]) -> Result<String> {
     Ok(out)
 }
 
+/// One node as a flat JSON object (`diff_since`'s `nodes`, `node_history`'s `state`).
+pub fn node_json(out: &mut String, r: &Row) {
+    out.push_str("{\"key\":");
+    push_str(out, &r.key);
+    out.push_str(",\"parent\":");
+    match &r.parent {
+        Some(p) => push_str(out, p),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"pos\":");
+    match &r.pos {
+        Some(p) => push_str(out, p),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"kind\":");
+    push_str(out, &r.kind);
+    out.push_str(",\"props\":");
+    out.push_str(&r.props);
+    let _ = write!(out, ",\"version\":{},\"gen\":{}}}", r.version, r.gen);
+}
+
+/// `diff_since`'s result as JSON text (SPEC §3).
+pub fn diff_json(doc: &str, from: i64, to: i64, reset: bool, nodes: &[Row], deleted: &[String]) -> String {
+    let mut out = String::with_capacity(96 + nodes.len() * 96 + deleted.len() * 16);
+    out.push_str("{\"doc\":");
+    push_str(&mut out, doc);
+    let _ = write!(out, ",\"from\":{from},\"to\":{to},\"reset\":{reset},\"nodes\":[");
+    for (i, r) in nodes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        node_json(&mut out, r);
+    }
+    out.push_str("],\"deleted\":[");
+    for (i, k) in deleted.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(&mut out, k);
+    }
+    out.push_str("]}");
+    out
+}
+
 /// One node of a flattened document: where it is and what it holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlatNode {
@@ -172,6 +216,19 @@ mod tests {
         assert_eq!(flat.len(), 5);
         assert_eq!(flat["b2"].place, 1);
         assert_eq!(flat["b2"].parent.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn diffs_are_json() {
+        let rows = vec![row("a", Some("root"), Some("a0"))];
+        let s = diff_json("d", 3, 5, false, &rows, &["x\"y".to_string()]);
+        let v: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v, json!({"doc": "d", "from": 3, "to": 5, "reset": false,
+            "nodes": [{"key": "a", "parent": "root", "pos": "a0", "kind": "p", "props": {"k": "a"}, "version": 1, "gen": 2}],
+            "deleted": ["x\"y"]}));
+        let empty: Value = serde_json::from_str(&diff_json("d", 5, 5, true, &[], &[])).unwrap();
+        assert_eq!(empty["nodes"], json!([]));
+        assert_eq!(empty["reset"], json!(true));
     }
 
     #[test]

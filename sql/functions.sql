@@ -1,0 +1,69 @@
+-- pg_nodesync: the SQL-facing read functions. Thin wrappers: argument checks and errors come
+-- from the Rust helpers (nodesync._doc_id, nodesync._check_history), JSON building from Rust
+-- (nodesync._snapshot_text, nodesync._diff_text); the text is cast to jsonb once.
+
+CREATE FUNCTION nodesync.snapshot(doc text, at_gen bigint DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT nodesync._snapshot_text(doc, at_gen)::jsonb $$;
+COMMENT ON FUNCTION nodesync.snapshot(text, bigint) IS 'the document as nested JSON, now or right after commit at_gen';
+
+CREATE FUNCTION nodesync.diff_since(doc text, since bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT nodesync._diff_text(doc, since)::jsonb $$;
+COMMENT ON FUNCTION nodesync.diff_since(text, bigint) IS 'what changed after generation since: changed live nodes and deleted keys';
+
+CREATE FUNCTION nodesync.nodes(doc text) RETURNS SETOF nodesync.node
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    d bigint := nodesync._doc_id(doc);
+BEGIN
+    RETURN QUERY
+    SELECT t.key, t.parent, t.pos::text, t.kind, t.props, t.version, t.gen
+      FROM nodesync.tree t
+     WHERE t.doc_id = d AND NOT t.deleted;
+END $$;
+COMMENT ON FUNCTION nodesync.nodes(text) IS 'the live nodes of a document as rows';
+
+CREATE FUNCTION nodesync.changes_since(doc text, since bigint)
+RETURNS TABLE(gen bigint, client text, seq bigint, patch jsonb, committed_at timestamptz)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+DECLARE
+    d bigint := nodesync._check_history(doc, since, 'changes_since');
+BEGIN
+    RETURN QUERY
+    SELECT c.gen, c.client, c.seq, c.patch, c.committed_at
+      FROM nodesync.change c
+     WHERE c.doc_id = d AND c.gen > changes_since.since
+     ORDER BY c.gen;
+END $$;
+COMMENT ON FUNCTION nodesync.changes_since(text, bigint) IS 'the change log after generation since, oldest first';
+
+CREATE FUNCTION nodesync.node_history(doc text, key text)
+RETURNS TABLE(version bigint, gen bigint, client text, state jsonb)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+DECLARE
+    d bigint := nodesync._doc_id(doc);
+    h bigint;
+BEGIN
+    IF node_history.key IS NULL THEN
+        RAISE EXCEPTION 'node_history: key must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    SELECT x.horizon INTO h FROM nodesync.documents x WHERE x.id = d;
+    RETURN QUERY
+    SELECT s.version, s.gen, c.client, s.state
+      FROM (SELECT p.version, p.gen,
+                   jsonb_build_object('key', p.key, 'parent', p.parent, 'pos', p.pos, 'kind', p.kind,
+                                      'props', p.props, 'version', p.version, 'gen', p.gen) AS state
+              FROM nodesync.piece p
+             WHERE p.doc_id = d AND p.key = node_history.key AND p.gen > h
+            UNION ALL
+            SELECT t.version, t.gen,
+                   CASE WHEN t.deleted THEN NULL
+                        ELSE jsonb_build_object('key', t.key, 'parent', t.parent, 'pos', t.pos, 'kind', t.kind,
+                                                'props', t.props, 'version', t.version, 'gen', t.gen) END
+              FROM nodesync.tree t
+             WHERE t.doc_id = d AND t.key = node_history.key AND t.gen > h) s
+      LEFT JOIN nodesync.change c ON c.doc_id = d AND c.gen = s.gen
+     ORDER BY s.version;
+END $$;
+COMMENT ON FUNCTION nodesync.node_history(text, text) IS 'the versions of one node above the horizon, oldest first; a deletion has a null state';

@@ -1,0 +1,94 @@
+-- pg_nodesync storage: the "node-table types". Stable, documented names (see docs/storage.md).
+-- Written only through the nodesync functions; readable with plain SQL.
+
+-- One row per document: its commit counter (gen), history horizon and live node count.
+-- The row is also the per-document commit lock: a patch locks it (FOR UPDATE) first, so
+-- commits on one document take gens one at a time, and documents never wait for each other.
+CREATE TABLE nodesync.documents (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    doc        text NOT NULL UNIQUE CHECK (octet_length(doc) BETWEEN 1 AND 200),
+    gen        bigint NOT NULL DEFAULT 1,
+    horizon    bigint NOT NULL DEFAULT 0,
+    live_nodes bigint NOT NULL DEFAULT 1,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE nodesync.documents IS 'pg_nodesync documents: gen = commit counter, horizon = oldest gen with history';
+
+-- One row per node key ever used in a document: the live node, or the tombstone of a deleted
+-- one (deleted = true; keys are never reused, and diff_since lists deletions from here).
+CREATE TABLE nodesync.tree (
+    doc_id  bigint NOT NULL,
+    key     text NOT NULL,
+    parent  text,                 -- null for the root and for tombstones
+    pos     text COLLATE "C",     -- fractional position among siblings; null for root/tombstones
+    kind    text NOT NULL,
+    props   jsonb,                -- null for tombstones
+    version bigint NOT NULL,      -- record lock: 1 at creation, +1 per committed patch touching it
+    gen     bigint NOT NULL,      -- gen of the node's last change (its deletion, for tombstones)
+    deleted boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (doc_id, key)
+);
+COMMENT ON TABLE nodesync.tree IS 'pg_nodesync nodes: live rows and tombstones (deleted = true)';
+-- children in order: sibling lookups for positions, snapshots
+CREATE INDEX tree_children ON nodesync.tree (doc_id, parent, pos COLLATE "C") WHERE NOT deleted;
+-- what changed after gen n: diff_since
+CREATE INDEX tree_gen ON nodesync.tree (doc_id, gen);
+
+-- History pieces: every superseded state of a node (version, gen, place, kind, props), written
+-- when a patch changes or deletes the node. A node's history is its pieces plus its tree row.
+CREATE TABLE nodesync.piece (
+    doc_id  bigint NOT NULL,
+    key     text NOT NULL,
+    version bigint NOT NULL,
+    gen     bigint NOT NULL,
+    parent  text,
+    pos     text COLLATE "C",
+    kind    text NOT NULL,
+    props   jsonb NOT NULL,
+    PRIMARY KEY (doc_id, key, version)
+);
+COMMENT ON TABLE nodesync.piece IS 'pg_nodesync history: superseded node states, for snapshot(at_gen) and node_history';
+
+-- The change log: one row per committed patch.
+CREATE TABLE nodesync.change (
+    doc_id       bigint NOT NULL,
+    gen          bigint NOT NULL,
+    client       text,
+    seq          bigint,
+    patch        jsonb NOT NULL,
+    versions     jsonb NOT NULL,   -- the result's versions, returned again for duplicates
+    committed_at timestamptz NOT NULL,
+    PRIMARY KEY (doc_id, gen)
+);
+COMMENT ON TABLE nodesync.change IS 'pg_nodesync change log: one row per committed patch';
+CREATE INDEX change_client_seq ON nodesync.change (doc_id, client, seq) WHERE client IS NOT NULL;
+
+-- The last committed seq of clients whose log rows were compacted away.
+CREATE TABLE nodesync.client_seq (
+    doc_id bigint NOT NULL,
+    client text NOT NULL,
+    seq    bigint NOT NULL,
+    PRIMARY KEY (doc_id, client)
+);
+COMMENT ON TABLE nodesync.client_seq IS 'pg_nodesync: last seq per client, kept when compaction drops its log rows';
+
+-- A node as nodes() returns it.
+CREATE TYPE nodesync.node AS (
+    key     text,
+    parent  text,
+    pos     text,
+    kind    text,
+    props   jsonb,
+    version bigint,
+    gen     bigint
+);
+
+-- Every live node of every document, for plain SQL.
+CREATE VIEW nodesync.live_nodes AS
+SELECT d.doc, t.key, t.parent, t.pos, t.kind, t.props, t.version, t.gen
+  FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id
+ WHERE NOT t.deleted;
+COMMENT ON VIEW nodesync.live_nodes IS 'pg_nodesync: every live node of every document';
+
+-- Writes go through the functions only.
+REVOKE ALL ON nodesync.documents, nodesync.tree, nodesync.piece, nodesync.change, nodesync.client_seq FROM PUBLIC;

@@ -1,0 +1,206 @@
+//! The SQL API (SPEC §3): each function converts its arguments, runs the core inside one SPI
+//! connection, and maps errors once (`errors::raise`). The read functions `snapshot`,
+//! `diff_since`, `nodes`, `changes_since` and `node_history` are SQL wrappers
+//! (sql/functions.sql) over the `_`-prefixed helpers here.
+
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{json, Value};
+
+use nodesync_core::engine::{evaluate, Outcome};
+use nodesync_core::patch::{check_name, parse};
+use nodesync_core::{Error, Result};
+
+use crate::docs::{self, doc_arg};
+use crate::errors::OrRaise;
+use crate::guc::limits;
+use crate::history::{self, Origin};
+use crate::read;
+use crate::spi_store::SpiStore;
+
+/// Creates a document with a root node; returns its gen, 1.
+#[pg_extern]
+fn create_doc(
+    doc: Option<&str>,
+    root_kind: default!(Option<&str>, "'doc'"),
+    root_props: default!(Option<JsonB>, "'{}'"),
+) -> i64 {
+    let r: Result<i64> = (|| {
+        let doc = doc_arg(doc)?;
+        let kind = root_kind.ok_or_else(|| Error::InvalidArgument("root_kind must not be NULL".into()))?;
+        let props = root_props.map(|j| j.0).unwrap_or_else(|| json!({}));
+        Spi::connect_mut(|c| docs::create(c, doc, kind, &props, &limits()))
+    })();
+    r.or_raise()
+}
+
+/// Drops a document and all its history. `expected_gen` NULL skips the gen check.
+#[pg_extern]
+fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
+    let r: Result<()> = (|| {
+        let doc = doc_arg(doc)?;
+        Spi::connect_mut(|c| {
+            docs::drop(c, doc, expected_gen)?;
+            history::notify(c, &history::notify_payload(doc, None))
+        })
+    })();
+    r.or_raise()
+}
+
+/// The shared body of apply_patch and try_apply_patch. `Err` is raised by the caller;
+/// conflicts come back as `Ok(Err(..))` so try_apply_patch can return them.
+fn apply(
+    doc: Option<&str>,
+    patch: Option<JsonB>,
+    client: Option<&str>,
+    seq: Option<i64>,
+) -> Result<std::result::Result<Value, Error>> {
+    let doc = doc_arg(doc)?;
+    let patch = patch.ok_or_else(|| Error::InvalidArgument("patch must not be NULL".into()))?.0;
+    if seq.is_some() && client.is_none() {
+        return Err(Error::InvalidArgument("seq given without client: (client, seq) go together".into()));
+    }
+    if let Some(c) = client {
+        check_name("client", c).map_err(Error::InvalidArgument)?;
+    }
+    let limits = limits();
+    let parsed = parse(&patch, &limits)?;
+    Spi::connect_mut(|c| {
+        if parsed.ops.is_empty() && seq.is_none() {
+            let d = docs::get(c, doc)?;
+            return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
+        }
+        let d = docs::lock(c, doc)?;
+        if let (Some(who), Some(seq)) = (client, seq) {
+            if let Some(dup) = history::duplicate(c, d.id, d.gen, who, seq)? {
+                return Ok(Ok(dup));
+            }
+        }
+        if parsed.ops.is_empty() {
+            return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
+        }
+        if let Some(b) = parsed.base {
+            if b > d.gen {
+                return Err(Error::InvalidPatch {
+                    op: None,
+                    msg: format!("base {b} is after document \"{doc}\"'s current gen {}", d.gen),
+                });
+            }
+        }
+        let mut store = SpiStore { client: c, doc_id: d.id };
+        match evaluate(&mut store, &parsed, limits)? {
+            Outcome::Conflicts(conflicts) => Ok(Err(Error::Conflict { doc: doc.to_string(), gen: d.gen, conflicts })),
+            Outcome::Plan(plan) => {
+                let gen = d.gen + 1;
+                history::commit(c, doc, d.id, gen, &plan, &patch, &Origin { client, seq }, &limits)?;
+                Ok(Ok(json!({"gen": gen, "versions": Value::Object(plan.versions), "duplicate": false})))
+            }
+        }
+    })
+}
+
+/// Applies a patch atomically; raises 40001 with the conflicts as JSON DETAIL.
+#[pg_extern]
+fn apply_patch(
+    doc: Option<&str>,
+    patch: Option<JsonB>,
+    client: default!(Option<&str>, "NULL"),
+    seq: default!(Option<i64>, "NULL"),
+) -> JsonB {
+    match apply(doc, patch, client, seq) {
+        Ok(Ok(v)) => JsonB(v),
+        Ok(Err(e)) | Err(e) => crate::errors::raise(e),
+    }
+}
+
+/// Like apply_patch, but returns conflicts as `{"ok": false, ...}` instead of raising.
+#[pg_extern]
+fn try_apply_patch(
+    doc: Option<&str>,
+    patch: Option<JsonB>,
+    client: default!(Option<&str>, "NULL"),
+    seq: default!(Option<i64>, "NULL"),
+) -> JsonB {
+    match apply(doc, patch, client, seq) {
+        Ok(Ok(mut v)) => {
+            if let Value::Object(m) = &mut v {
+                m.insert("ok".into(), Value::Bool(true));
+            }
+            JsonB(v)
+        }
+        Ok(Err(Error::Conflict { gen, conflicts, .. })) => JsonB(json!({
+            "ok": false,
+            "gen": gen,
+            "conflicts": conflicts.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
+        })),
+        Ok(Err(e)) | Err(e) => crate::errors::raise(e),
+    }
+}
+
+/// Drops log and history at or below `upto_gen`; returns the new horizon.
+#[pg_extern]
+fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
+    let r: Result<i64> = (|| {
+        let doc = doc_arg(doc)?;
+        let upto = upto_gen.ok_or_else(|| Error::InvalidArgument("upto_gen must not be NULL".into()))?;
+        Spi::connect_mut(|c| {
+            let d = docs::lock(c, doc)?;
+            if upto < 0 || upto > d.gen {
+                return Err(Error::InvalidArgument(format!(
+                    "upto_gen {upto} is out of range: document \"{doc}\" is at gen {}",
+                    d.gen
+                )));
+            }
+            if upto <= d.horizon {
+                return Ok(d.horizon);
+            }
+            history::compact(c, d.id, upto)?;
+            Ok(upto)
+        })
+    })();
+    r.or_raise()
+}
+
+/// Helper for nodesync.snapshot(): the snapshot as JSON text.
+#[pg_extern(stable)]
+fn _snapshot_text(doc: Option<&str>, at_gen: Option<i64>) -> String {
+    let r: Result<String> = (|| {
+        let doc = doc_arg(doc)?;
+        Spi::connect_mut(|c| read::snapshot(c, doc, at_gen))
+    })();
+    r.or_raise()
+}
+
+/// Helper for nodesync.diff_since(): the diff as JSON text.
+#[pg_extern(stable)]
+fn _diff_text(doc: Option<&str>, since: Option<i64>) -> String {
+    let r: Result<String> = (|| {
+        let doc = doc_arg(doc)?;
+        Spi::connect_mut(|c| read::diff(c, doc, since))
+    })();
+    r.or_raise()
+}
+
+/// Helper for the SQL read functions: the document's internal id (42704 if unknown).
+#[pg_extern(stable)]
+fn _doc_id(doc: Option<&str>) -> i64 {
+    let r: Result<i64> = (|| {
+        let doc = doc_arg(doc)?;
+        Spi::connect_mut(|c| docs::get(c, doc).map(|d| d.id))
+    })();
+    r.or_raise()
+}
+
+/// Helper for changes_since(): checks `since` against the document's gen and horizon.
+#[pg_extern(stable)]
+fn _check_history(doc: Option<&str>, since: Option<i64>, what: Option<&str>) -> i64 {
+    let r: Result<i64> = (|| {
+        let doc = doc_arg(doc)?;
+        let what: &'static str = match what {
+            Some("changes_since") => "changes_since",
+            _ => "history",
+        };
+        Spi::connect_mut(|c| read::check_history(c, doc, since, what))
+    })();
+    r.or_raise()
+}

@@ -1,0 +1,56 @@
+//! The `nodesync.*` settings (GUCs). Every limit is user-settable (`SET nodesync.x = ...`), so a
+//! role or a session can be given more or less room; exceeding one is 22023 naming the GUC.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::pg_sys;
+
+use nodesync_core::Limits;
+
+/// `nodesync.max_ops_per_patch`
+pub static MAX_OPS_PER_PATCH: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+/// `nodesync.max_props_bytes`
+pub static MAX_PROPS_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+/// `nodesync.notify`
+pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+pub fn init() {
+    GucRegistry::define_int_guc(
+        c"nodesync.max_ops_per_patch",
+        c"Most ops one patch may carry.",
+        c"A patch with more ops is refused with SQLSTATE 22023.",
+        &MAX_OPS_PER_PATCH,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::empty(),
+    );
+    GucRegistry::define_int_guc(
+        c"nodesync.max_props_bytes",
+        c"Largest props object of one node, in bytes of JSON text.",
+        c"Checked on each op's props and on each node's props after the patch; exceeding it is SQLSTATE 22023.",
+        &MAX_PROPS_BYTES,
+        2,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_bool_guc(
+        c"nodesync.notify",
+        c"Send NOTIFY nodesync at commit for every committed patch.",
+        c"Payload: {\"doc\": <id>, \"gen\": <gen>}; no document content.",
+        &NOTIFY,
+        GucContext::Userset,
+        GucFlags::empty(),
+    );
+    unsafe {
+        // SAFETY: called once from _PG_init
+        pg_sys::MarkGUCPrefixReserved(c"nodesync".as_ptr());
+    }
+}
+
+pub fn limits() -> Limits {
+    Limits {
+        max_ops: MAX_OPS_PER_PATCH.get().max(0) as usize,
+        max_props_bytes: MAX_PROPS_BYTES.get().max(0) as usize,
+    }
+}

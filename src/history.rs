@@ -1,0 +1,243 @@
+//! Where commits are written and history is kept.
+//!
+//! One commit (gen G) writes, all in the caller's transaction:
+//! - a `piece` row with the previous state of every node it changes or deletes (history),
+//! - the new `tree` rows: created nodes, changed nodes (version + 1, gen G), tombstones,
+//! - one `change` row (the log: patch, client, seq, result versions),
+//! - `documents.gen = G`, and `NOTIFY nodesync` (delivered by Postgres at commit).
+//!
+//! Compaction drops log rows and pieces at or below the new horizon, keeping for each node the
+//! one piece that time travel to the horizon still needs.
+
+use pgrx::pg_sys::BuiltinOid::*;
+use pgrx::spi::SpiClient;
+use serde_json::{json, Value};
+
+use nodesync_core::engine::Plan;
+use nodesync_core::{Error, Limits, Result};
+
+use crate::sql::{col, exec, req, Stmt};
+
+const SAVE_PIECES: Stmt = Stmt {
+    sql: "INSERT INTO nodesync.piece (doc_id, key, version, gen, parent, pos, kind, props)
+          SELECT doc_id, key, version, gen, parent, pos, kind, props FROM nodesync.tree
+           WHERE doc_id = $1 AND key = ANY($2)",
+    args: &[INT8OID, TEXTARRAYOID],
+};
+const CHANGE_NODES: Stmt = Stmt {
+    sql: "UPDATE nodesync.tree t SET
+            parent = CASE WHEN u.moved THEN u.parent ELSE t.parent END,
+            pos = CASE WHEN u.moved THEN u.pos ELSE t.pos END,
+            kind = coalesce(u.kind, t.kind),
+            props = CASE WHEN u.delta IS NULL THEN t.props
+                         ELSE (t.props || u.delta::jsonb)
+                              - ARRAY(SELECT e.key FROM jsonb_each(u.delta::jsonb) e WHERE e.value = 'null'::jsonb) END,
+            version = t.version + 1,
+            gen = $3
+          FROM unnest($2::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])
+               AS u(key, moved, parent, pos, kind, delta)
+          WHERE t.doc_id = $1 AND t.key = u.key
+          RETURNING t.key, CASE WHEN u.delta IS NULL THEN 0 ELSE octet_length(t.props::text) END",
+    args: &[INT8OID, TEXTARRAYOID, INT8OID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID],
+};
+const DELETE_NODES: Stmt = Stmt {
+    sql: "UPDATE nodesync.tree SET deleted = true, parent = NULL, pos = NULL, props = NULL,
+                 version = version + 1, gen = $3
+           WHERE doc_id = $1 AND key = ANY($2)",
+    args: &[INT8OID, TEXTARRAYOID, INT8OID],
+};
+const CREATE_NODES: Stmt = Stmt {
+    sql: "INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen, deleted)
+          SELECT $1, u.key, u.parent, u.pos, u.kind, u.props::jsonb, 1, $3, u.props IS NULL
+            FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(key, parent, pos, kind, props)",
+    args: &[INT8OID, TEXTARRAYOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID],
+};
+const LOG: Stmt = Stmt {
+    sql: "INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at)
+          VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, clock_timestamp())",
+    args: &[INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID],
+};
+const BUMP: Stmt = Stmt {
+    sql: "UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1",
+    args: &[INT8OID, INT8OID, INT8OID],
+};
+const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify('nodesync', $1)", args: &[TEXTOID] };
+
+/// Who sent a patch.
+pub struct Origin<'a> {
+    pub client: Option<&'a str>,
+    pub seq: Option<i64>,
+}
+
+/// The NOTIFY payload: no content, just which document and which gen.
+pub fn notify_payload(doc: &str, gen: Option<i64>) -> String {
+    match gen {
+        Some(g) => format!("{{\"doc\": {}, \"gen\": {g}}}", Value::from(doc)),
+        None => format!("{{\"doc\": {}, \"dropped\": true}}", Value::from(doc)),
+    }
+}
+
+pub fn notify(client: &SpiClient<'_>, payload: &str) -> Result<()> {
+    if crate::guc::NOTIFY.get() {
+        exec(client, &NOTIFY, &[payload.into()])?;
+    }
+    Ok(())
+}
+
+/// Writes the commit of `plan` as generation `gen`. The document must be locked.
+#[allow(clippy::too_many_arguments)]
+pub fn commit(
+    client: &SpiClient<'_>,
+    doc: &str,
+    doc_id: i64,
+    gen: i64,
+    plan: &Plan,
+    patch: &Value,
+    origin: &Origin<'_>,
+    limits: &Limits,
+) -> Result<()> {
+    let touched: Vec<String> = plan.changes.iter().map(|c| c.key.clone()).chain(plan.deletes.iter().cloned()).collect();
+    if !touched.is_empty() {
+        exec(client, &SAVE_PIECES, &[doc_id.into(), touched.into()])?;
+    }
+    if !plan.changes.is_empty() {
+        let n = plan.changes.len();
+        let (mut keys, mut moved, mut parents, mut poss, mut kinds, mut deltas) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for c in &plan.changes {
+            keys.push(c.key.clone());
+            moved.push(c.place.is_some());
+            parents.push(c.place.as_ref().map(|p| p.0.clone()));
+            poss.push(c.place.as_ref().map(|p| p.1.clone()));
+            kinds.push(c.kind.clone());
+            deltas.push(c.delta.as_ref().map(|d| Value::Object(d.clone()).to_string()));
+        }
+        let t = exec(
+            client,
+            &CHANGE_NODES,
+            &[doc_id.into(), keys.into(), gen.into(), moved.into(), parents.into(), poss.into(), kinds.into(), deltas.into()],
+        )?;
+        for r in t {
+            let bytes: i32 = req(&r, 2)?;
+            if bytes as usize > limits.max_props_bytes {
+                let key: String = req(&r, 1)?;
+                return Err(Error::Limit {
+                    guc: "nodesync.max_props_bytes",
+                    limit: limits.max_props_bytes as i64,
+                    actual: bytes as i64,
+                    what: format!(
+                        "props of \"{}\" in document \"{doc}\" would be {bytes} bytes, more than nodesync.max_props_bytes ({})",
+                        nodesync_core::patch::shorten(&key),
+                        limits.max_props_bytes
+                    ),
+                });
+            }
+        }
+    }
+    if !plan.deletes.is_empty() {
+        exec(client, &DELETE_NODES, &[doc_id.into(), plan.deletes.clone().into(), gen.into()])?;
+    }
+    let n_new = plan.creates.len() + plan.ephemeral.len();
+    if n_new > 0 {
+        let (mut keys, mut parents, mut poss, mut kinds, mut props) =
+            (Vec::with_capacity(n_new), Vec::with_capacity(n_new), Vec::with_capacity(n_new), Vec::with_capacity(n_new), Vec::with_capacity(n_new));
+        for c in &plan.creates {
+            keys.push(c.key.clone());
+            parents.push(Some(c.parent.clone()));
+            poss.push(Some(c.pos.clone()));
+            kinds.push(c.kind.clone());
+            props.push(Some(Value::Object(c.props.clone()).to_string()));
+        }
+        for (k, kind) in &plan.ephemeral {
+            keys.push(k.clone());
+            parents.push(None);
+            poss.push(None);
+            kinds.push(kind.clone());
+            props.push(None);
+        }
+        exec(
+            client,
+            &CREATE_NODES,
+            &[doc_id.into(), keys.into(), gen.into(), parents.into(), poss.into(), kinds.into(), props.into()],
+        )?;
+    }
+    let versions = Value::Object(plan.versions.clone()).to_string();
+    exec(
+        client,
+        &LOG,
+        &[doc_id.into(), gen.into(), origin.client.into(), origin.seq.into(), patch.to_string().into(), versions.into()],
+    )?;
+    exec(client, &BUMP, &[doc_id.into(), gen.into(), plan.live_delta().into()])?;
+    notify(client, &notify_payload(doc, Some(gen)))
+}
+
+const LAST_SEQ: Stmt = Stmt {
+    sql: "SELECT greatest((SELECT max(seq) FROM nodesync.change WHERE doc_id = $1 AND client = $2),
+                          (SELECT seq FROM nodesync.client_seq WHERE doc_id = $1 AND client = $2))",
+    args: &[INT8OID, TEXTOID],
+};
+const SEQ_RESULT: Stmt = Stmt {
+    sql: "SELECT gen, versions::text FROM nodesync.change WHERE doc_id = $1 AND client = $2 AND seq = $3",
+    args: &[INT8OID, TEXTOID, INT8OID],
+};
+
+/// If `(client, seq)` was already committed (seq at or below the client's last), the result to
+/// return again: the original one while it is above the horizon, else the current gen.
+pub fn duplicate(client: &SpiClient<'_>, doc_id: i64, current_gen: i64, who: &str, seq: i64) -> Result<Option<Value>> {
+    let last: Option<i64> = {
+        let t = exec(client, &LAST_SEQ, &[doc_id.into(), who.into()])?;
+        match t.into_iter().next() {
+            Some(r) => col(&r, 1)?,
+            None => None,
+        }
+    };
+    match last {
+        Some(last) if seq <= last => {}
+        _ => return Ok(None),
+    }
+    let t = exec(client, &SEQ_RESULT, &[doc_id.into(), who.into(), seq.into()])?;
+    let found = match t.into_iter().next() {
+        Some(r) => Some((req::<i64>(&r, 1)?, req::<String>(&r, 2)?)),
+        None => None,
+    };
+    Ok(Some(match found {
+        Some((gen, versions)) => {
+            let versions: Value = serde_json::from_str(&versions).map_err(|e| Error::Internal(format!("stored versions: {e}")))?;
+            json!({"gen": gen, "versions": versions, "duplicate": true})
+        }
+        None => json!({"gen": current_gen, "versions": {}, "duplicate": true}),
+    }))
+}
+
+const COMPACT: [Stmt; 4] = [
+    // remember each client's last seq before its log rows go
+    Stmt {
+        sql: "INSERT INTO nodesync.client_seq (doc_id, client, seq)
+              SELECT doc_id, client, max(seq) FROM nodesync.change
+               WHERE doc_id = $1 AND gen <= $2 AND client IS NOT NULL AND seq IS NOT NULL
+               GROUP BY doc_id, client
+              ON CONFLICT (doc_id, client) DO UPDATE SET seq = greatest(nodesync.client_seq.seq, excluded.seq)",
+        args: &[INT8OID, INT8OID],
+    },
+    Stmt { sql: "DELETE FROM nodesync.change WHERE doc_id = $1 AND gen <= $2", args: &[INT8OID, INT8OID] },
+    // a piece is needed while it is the node's state at the horizon: drop it once the node's
+    // next version was also committed at or below the horizon
+    Stmt {
+        sql: "DELETE FROM nodesync.piece p
+               WHERE p.doc_id = $1 AND p.gen <= $2
+                 AND (EXISTS (SELECT 1 FROM nodesync.piece q
+                               WHERE q.doc_id = p.doc_id AND q.key = p.key AND q.version = p.version + 1 AND q.gen <= $2)
+                      OR EXISTS (SELECT 1 FROM nodesync.tree t
+                                  WHERE t.doc_id = p.doc_id AND t.key = p.key AND t.version = p.version + 1 AND t.gen <= $2))",
+        args: &[INT8OID, INT8OID],
+    },
+    Stmt { sql: "UPDATE nodesync.documents SET horizon = $2 WHERE id = $1", args: &[INT8OID, INT8OID] },
+];
+
+/// Raises the horizon of a locked document to `upto` and drops what is below it.
+pub fn compact(client: &SpiClient<'_>, doc_id: i64, upto: i64) -> Result<()> {
+    for s in &COMPACT {
+        exec(client, s, &[doc_id.into(), upto.into()])?;
+    }
+    Ok(())
+}

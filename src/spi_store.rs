@@ -1,0 +1,96 @@
+//! The engine's `Store` over SPI: every method is one indexed lookup on `nodesync.tree`
+//! (primary key, or the `tree_children` index for siblings and subtrees).
+
+use pgrx::pg_sys::BuiltinOid::*;
+use pgrx::spi::{SpiClient, SpiHeapTupleData};
+
+use nodesync_core::store::{Child, Store, StoredNode};
+use nodesync_core::Result;
+
+use crate::sql::{col, exec, req, Stmt};
+
+pub struct SpiStore<'a, 'c> {
+    pub client: &'a SpiClient<'c>,
+    pub doc_id: i64,
+}
+
+const NODE: Stmt = Stmt {
+    sql: "SELECT key, parent, pos::text, kind, version, gen, deleted FROM nodesync.tree WHERE doc_id = $1 AND key = $2",
+    args: &[INT8OID, TEXTOID],
+};
+const FIRST: Stmt = Stmt {
+    sql: "SELECT key, pos::text FROM nodesync.tree WHERE doc_id = $1 AND parent = $2 AND NOT deleted ORDER BY pos LIMIT $3",
+    args: &[INT8OID, TEXTOID, INT8OID],
+};
+const AFTER: Stmt = Stmt {
+    sql: "SELECT key, pos::text FROM nodesync.tree WHERE doc_id = $1 AND parent = $2 AND NOT deleted AND pos > $3 ORDER BY pos LIMIT $4",
+    args: &[INT8OID, TEXTOID, TEXTOID, INT8OID],
+};
+const LAST: Stmt = Stmt {
+    sql: "SELECT key, pos::text FROM nodesync.tree WHERE doc_id = $1 AND parent = $2 AND NOT deleted ORDER BY pos DESC LIMIT $3",
+    args: &[INT8OID, TEXTOID, INT8OID],
+};
+const BEFORE: Stmt = Stmt {
+    sql: "SELECT key, pos::text FROM nodesync.tree WHERE doc_id = $1 AND parent = $2 AND NOT deleted AND pos < $3 ORDER BY pos DESC LIMIT $4",
+    args: &[INT8OID, TEXTOID, TEXTOID, INT8OID],
+};
+const DESCENDANTS: Stmt = Stmt {
+    sql: "WITH RECURSIVE sub AS (
+            SELECT key, parent, pos, kind, version, gen FROM nodesync.tree
+             WHERE doc_id = $1 AND parent = $2 AND NOT deleted
+            UNION ALL
+            SELECT t.key, t.parent, t.pos, t.kind, t.version, t.gen
+              FROM sub s JOIN nodesync.tree t ON t.doc_id = $1 AND t.parent = s.key AND NOT t.deleted)
+          SELECT key, parent, pos::text, kind, version, gen FROM sub",
+    args: &[INT8OID, TEXTOID],
+};
+
+fn children(rows: pgrx::spi::SpiTupleTable<'_>) -> Result<Vec<Child>> {
+    rows.map(|r| Ok((req::<String>(&r, 1)?, req::<String>(&r, 2)?))).collect()
+}
+
+fn stored(r: &SpiHeapTupleData<'_>, deleted: bool) -> Result<StoredNode> {
+    Ok(StoredNode {
+        key: req(r, 1)?,
+        parent: col(r, 2)?,
+        pos: col(r, 3)?,
+        kind: req(r, 4)?,
+        version: req(r, 5)?,
+        gen: req(r, 6)?,
+        deleted,
+    })
+}
+
+impl Store for SpiStore<'_, '_> {
+    fn node(&mut self, key: &str) -> Result<Option<StoredNode>> {
+        let t = exec(self.client, &NODE, &[self.doc_id.into(), key.into()])?;
+        match t.into_iter().next() {
+            Some(r) => {
+                let deleted = req::<bool>(&r, 7)?;
+                stored(&r, deleted).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn children_after(&mut self, parent: &str, after: Option<&str>, limit: usize) -> Result<Vec<Child>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        match after {
+            None => children(exec(self.client, &FIRST, &[self.doc_id.into(), parent.into(), limit.into()])?),
+            Some(a) => children(exec(self.client, &AFTER, &[self.doc_id.into(), parent.into(), a.into(), limit.into()])?),
+        }
+    }
+
+    fn children_before(&mut self, parent: &str, before: Option<&str>, limit: usize) -> Result<Vec<Child>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        match before {
+            None => children(exec(self.client, &LAST, &[self.doc_id.into(), parent.into(), limit.into()])?),
+            Some(b) => children(exec(self.client, &BEFORE, &[self.doc_id.into(), parent.into(), b.into(), limit.into()])?),
+        }
+    }
+
+    fn descendants(&mut self, key: &str) -> Result<Vec<StoredNode>> {
+        let t = exec(self.client, &DESCENDANTS, &[self.doc_id.into(), key.into()])?;
+        t.map(|r| stored(&r, false)).collect()
+    }
+}
