@@ -1,0 +1,25 @@
+# pg_nodesync — see README.md.
+#   make test    every test layer (installs what it needs first)
+#   make demo    a scripted scene on a private cluster
+#   make bench   benchmarks (target/bench/)
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+export PG_CONFIG
+
+.PHONY: setup install test demo bench clean-cluster
+setup:
+	@bash scripts/setup.sh
+
+install: setup
+	cargo pgrx install --pg-config $(PG_CONFIG)
+
+test: setup
+	@bash scripts/test.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+bench: setup
+	@bash scripts/bench.sh
+
+clean-cluster:
+	@bash scripts/cluster.sh stop; rm -rf /tmp/nodesync-5543*

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building and testing pg_nodesync needs, idempotently:
+# PostgreSQL 15 + server headers (Debian), clang for bindgen, sudo (cargo pgrx test --runas),
+# cargo-pgrx 0.18.0, and `cargo pgrx init` for PG15. Safe to run again: it skips what is there.
+set -euo pipefail
+export PATH="$HOME/.cargo/bin:$PATH"
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+pkgs=(postgresql-15 postgresql-server-dev-15 sudo clang libclang-dev pkg-config make)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! cargo pgrx --version 2>/dev/null | grep -q '0\.18\.0'; then
+  echo "setup: installing cargo-pgrx 0.18.0 (several minutes)"
+  cargo install cargo-pgrx --version 0.18.0 --locked
+fi
+if ! grep -qs "pg15" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  echo "setup: cargo pgrx init --pg15"
+  cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+fi
+echo "setup: ok (PostgreSQL 15, cargo-pgrx $(cargo pgrx --version | awk '{print $2}'))"
