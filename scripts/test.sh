@@ -46,7 +46,8 @@ fi
 layer regress scripts/regress.sh
 layer conformance conformance
 layer client client_tests
-[ -d client ] && layer client-lib cargo test -p pg_nodesync_client
+client_lib() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_client -- --test-threads=1; }
+layer client-lib client_lib
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed layers: ${failures[*]}"

@@ -1,0 +1,1 @@
+//! pg_nodesync client library (see issue: client library).
