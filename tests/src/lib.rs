@@ -1,1 +1,194 @@
-//! Helpers shared by the external-client tests.
+//! Helpers shared by the external-client tests (tests/tests/*.rs).
+//!
+//! The tests talk to a running server through ordinary client sessions, the way an application
+//! does. The connection comes from the libpq variables PGHOST, PGPORT and PGUSER (see
+//! `scripts/cluster.sh env`). Each test process works in its own database (default
+//! `nodesync_client_tests`, override with NODESYNC_TEST_DB), recreated once per process with a
+//! fresh `CREATE EXTENSION pg_nodesync`, so the tests always see the installed build.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls};
+use serde_json::Value;
+
+pub use nodesync_core::model::{random_patch, Applied, Model, Rng};
+pub use nodesync_core::tree::{flatten_snapshot, Flat};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the client tests need a running server with pg_nodesync installed. \
+             Start one with `scripts/cluster.sh start` and run `eval \"$(scripts/cluster.sh env)\"` \
+             (it sets PGHOST, PGPORT and PGUSER), or use scripts/test.sh"
+        )
+    })
+}
+
+fn conninfo(dbname: &str) -> String {
+    format!("host={} port={} user={} dbname={dbname} application_name=nodesync_tests", env("PGHOST"), env("PGPORT"), env("PGUSER"))
+}
+
+/// The database the tests use.
+pub fn test_db() -> String {
+    std::env::var("NODESYNC_TEST_DB").unwrap_or_else(|_| "nodesync_client_tests".to_string())
+}
+
+static SETUP: OnceLock<()> = OnceLock::new();
+
+fn setup() {
+    SETUP.get_or_init(|| {
+        let db = test_db();
+        let mut admin = Client::connect(&conninfo("postgres"), NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect with {}: {e}", conninfo("postgres")));
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).expect("drop test database");
+        admin.batch_execute(&format!("CREATE DATABASE \"{db}\"")).expect("create test database");
+        let mut c = Client::connect(&conninfo(&db), NoTls).expect("connect to the test database");
+        c.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION pg_nodesync (is it installed?)");
+    });
+}
+
+/// A new session on the test database (with the extension created).
+pub fn connect() -> Client {
+    setup();
+    Client::connect(&conninfo(&test_db()), NoTls).unwrap_or_else(|e| panic!("cannot connect with {}: {e}", conninfo(&test_db())))
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A document id no other test (or earlier run) uses: `<name>-<pid>-<n>`.
+pub fn unique_doc(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A new document with a unique id; returns the id.
+pub fn new_doc(c: &mut Client, name: &str) -> String {
+    let doc = unique_doc(name);
+    let gen: i64 = c.query_one("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc").get(0);
+    assert_eq!(gen, 1, "create_doc returns gen 1");
+    doc
+}
+
+/// A server error as the tests look at it.
+#[derive(Debug, Clone)]
+pub struct DbErr {
+    pub code: String,
+    pub message: String,
+    pub detail: Option<String>,
+}
+
+impl DbErr {
+    /// The DETAIL parsed as JSON (conflicts carry JSON DETAIL).
+    pub fn detail_json(&self) -> Value {
+        let d = self.detail.as_deref().unwrap_or_else(|| panic!("error {self:?} has no DETAIL"));
+        serde_json::from_str(d).unwrap_or_else(|e| panic!("DETAIL is not JSON ({e}): {d}"))
+    }
+}
+
+/// SQLSTATE, message and DETAIL of a server error; panics on client-side errors.
+pub fn db_err(e: postgres::Error) -> DbErr {
+    match e.as_db_error() {
+        Some(d) => DbErr { code: d.code().code().to_string(), message: d.message().to_string(), detail: d.detail().map(str::to_string) },
+        None => panic!("not a server error: {e}"),
+    }
+}
+
+/// `nodesync.apply_patch(doc, patch, client, seq)`: the result, or the server error.
+pub fn apply_as(c: &mut Client, doc: &str, patch: &Value, client: Option<&str>, seq: Option<i64>) -> Result<Value, DbErr> {
+    c.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, patch, &client, &seq])
+        .map(|r| r.get::<_, Value>(0))
+        .map_err(db_err)
+}
+
+/// `nodesync.apply_patch(doc, patch)`.
+pub fn apply(c: &mut Client, doc: &str, patch: &Value) -> Result<Value, DbErr> {
+    apply_as(c, doc, patch, None, None)
+}
+
+/// `nodesync.apply_patch`, which must succeed.
+pub fn apply_ok(c: &mut Client, doc: &str, patch: &Value) -> Value {
+    apply(c, doc, patch).unwrap_or_else(|e| panic!("patch {patch} on {doc} failed: {e:?}"))
+}
+
+/// `nodesync.try_apply_patch(doc, patch)`: conflicts come back as `{"ok": false, ...}`.
+pub fn try_apply(c: &mut Client, doc: &str, patch: &Value) -> Result<Value, DbErr> {
+    c.query_one("SELECT nodesync.try_apply_patch($1, $2)", &[&doc, patch]).map(|r| r.get::<_, Value>(0)).map_err(db_err)
+}
+
+/// `nodesync.snapshot(doc, at_gen)`.
+pub fn snapshot(c: &mut Client, doc: &str, at_gen: Option<i64>) -> Result<Value, DbErr> {
+    c.query_one("SELECT nodesync.snapshot($1, $2)", &[&doc, &at_gen]).map(|r| r.get::<_, Value>(0)).map_err(db_err)
+}
+
+/// `nodesync.diff_since(doc, since)`.
+pub fn diff_since(c: &mut Client, doc: &str, since: i64) -> Result<Value, DbErr> {
+    c.query_one("SELECT nodesync.diff_since($1, $2)", &[&doc, &since]).map(|r| r.get::<_, Value>(0)).map_err(db_err)
+}
+
+/// The document's current gen, from `snapshot`.
+pub fn gen(c: &mut Client, doc: &str) -> i64 {
+    snapshot(c, doc, None).expect("snapshot")["gen"].as_i64().expect("snapshot gen")
+}
+
+/// One row of `nodesync.nodes(doc)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRow {
+    pub parent: Option<String>,
+    pub pos: Option<String>,
+    pub kind: String,
+    pub props: Value,
+    pub version: i64,
+    pub gen: i64,
+}
+
+/// `nodesync.nodes(doc)` keyed by node key.
+pub fn nodes(c: &mut Client, doc: &str) -> BTreeMap<String, NodeRow> {
+    c.query("SELECT key, parent, pos, kind, props, version, gen FROM nodesync.nodes($1)", &[&doc])
+        .expect("nodes()")
+        .into_iter()
+        .map(|r| {
+            (r.get(0), NodeRow { parent: r.get(1), pos: r.get(2), kind: r.get(3), props: r.get(4), version: r.get(5), gen: r.get(6) })
+        })
+        .collect()
+}
+
+/// The server pid of a session.
+pub fn backend_pid(c: &mut Client) -> i32 {
+    c.query_one("SELECT pg_backend_pid()", &[]).expect("pg_backend_pid").get(0)
+}
+
+/// Waits (up to `timeout`) until backend `pid` waits for a heavyweight lock; true if it did.
+/// `monitor` must be a session outside any transaction, so each query sees fresh statistics.
+pub fn wait_until_lock_waiting(monitor: &mut Client, pid: i32, timeout: Duration) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        let waiting: bool = monitor
+            .query_one("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock')", &[&pid])
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Whether backend `pid` is waiting for a lock right now.
+pub fn is_lock_waiting(monitor: &mut Client, pid: i32) -> bool {
+    monitor
+        .query_one("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock')", &[&pid])
+        .expect("pg_stat_activity")
+        .get(0)
+}
+
+/// A patch's `versions` map as the model has it.
+pub fn versions_map(v: &Value) -> BTreeMap<String, Option<i64>> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("versions is not an object: {v}"))
+        .iter()
+        .map(|(k, x)| (k.clone(), if x.is_null() { None } else { Some(x.as_i64().unwrap_or_else(|| panic!("version {x} of {k}"))) }))
+        .collect()
+}
