@@ -5,7 +5,7 @@
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
 
-.PHONY: setup install test demo bench clean-cluster
+.PHONY: setup install test demo bench soak clean-cluster
 setup:
 	@bash scripts/setup.sh
 
@@ -20,6 +20,9 @@ demo: setup
 
 bench: setup
 	@bash scripts/bench.sh
+
+soak: setup
+	@SOAK=1 bash scripts/reliability.sh
 
 clean-cluster:
 	@bash scripts/cluster.sh stop; rm -rf /tmp/nodesync-5543*

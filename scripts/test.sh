@@ -48,6 +48,8 @@ layer conformance conformance
 layer client client_tests
 client_lib() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_client -- --test-threads=1; }
 layer client-lib client_lib
+# bounded crash-safety and hostile-input runs (their long versions: make soak)
+[ -x scripts/reliability.sh ] && layer reliability scripts/reliability.sh
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed layers: ${failures[*]}"
