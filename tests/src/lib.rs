@@ -192,3 +192,42 @@ pub fn versions_map(v: &Value) -> BTreeMap<String, Option<i64>> {
         .map(|(k, x)| (k.clone(), if x.is_null() { None } else { Some(x.as_i64().unwrap_or_else(|| panic!("version {x} of {k}"))) }))
         .collect()
 }
+
+/// A snapshot's nodes as rows keyed by node key (pos included, which `flatten_snapshot` drops).
+pub fn snapshot_rows(snap: &Value) -> BTreeMap<String, NodeRow> {
+    let mut out = BTreeMap::new();
+    let mut stack: Vec<(&Value, Option<String>)> = vec![(&snap["root"], None)];
+    while let Some((n, parent)) = stack.pop() {
+        let key = n["key"].as_str().unwrap_or_else(|| panic!("snapshot node without key: {n}")).to_string();
+        for c in n["children"].as_array().unwrap_or_else(|| panic!("snapshot node without children: {n}")) {
+            stack.push((c, Some(key.clone())));
+        }
+        out.insert(
+            key,
+            NodeRow {
+                parent,
+                pos: n["pos"].as_str().map(str::to_string),
+                kind: n["kind"].as_str().unwrap().to_string(),
+                props: n["props"].clone(),
+                version: n["version"].as_i64().unwrap(),
+                gen: n["gen"].as_i64().unwrap(),
+            },
+        );
+    }
+    out
+}
+
+/// A `diff_since` / `node_history` node object as a row.
+pub fn json_row(n: &Value) -> (String, NodeRow) {
+    (
+        n["key"].as_str().unwrap_or_else(|| panic!("node without key: {n}")).to_string(),
+        NodeRow {
+            parent: n["parent"].as_str().map(str::to_string),
+            pos: n["pos"].as_str().map(str::to_string),
+            kind: n["kind"].as_str().unwrap_or_else(|| panic!("node without kind: {n}")).to_string(),
+            props: n["props"].clone(),
+            version: n["version"].as_i64().unwrap_or_else(|| panic!("node without version: {n}")),
+            gen: n["gen"].as_i64().unwrap_or_else(|| panic!("node without gen: {n}")),
+        },
+    )
+}
