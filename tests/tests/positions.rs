@@ -1,0 +1,121 @@
+//! Position lengths: `pos` is a fractional key chosen by the server. Appending at the end and
+//! inserting at the front are the common cases and must keep keys short, however many there are.
+//! Prints the measured lengths (see them with --nocapture).
+
+use std::time::Instant;
+
+use pg_nodesync_tests::*;
+use postgres::Client;
+use serde_json::{json, Value};
+
+fn create(key: String, parent: &str, after: Option<Option<&str>>) -> Value {
+    let mut op = json!({"op": "create", "key": key, "kind": "p", "parent": parent});
+    if let Some(a) = after {
+        op["after"] = json!(a);
+    }
+    op
+}
+
+fn max_len(c: &mut Client, doc: &str, parent: &str, like: &str) -> i32 {
+    c.query_one(
+        "SELECT max(octet_length(pos))::int FROM nodesync.nodes($1) WHERE parent = $2 AND key LIKE $3",
+        &[&doc, &parent, &like],
+    )
+    .unwrap()
+    .get(0)
+}
+
+fn children(c: &mut Client, doc: &str, parent: &str) -> Vec<String> {
+    c.query("SELECT key FROM nodesync.nodes($1) WHERE parent = $2 ORDER BY pos COLLATE \"C\"", &[&doc, &parent])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn appends_and_front_inserts_keep_positions_short() {
+    let mut c = connect();
+    let doc = new_doc(&mut c, "pos");
+    let t0 = Instant::now();
+    // 100 patches x 1,000 appends (no "after": last child), then 1,000 single-op appends
+    let mut n = 0usize;
+    for _ in 0..100 {
+        let ops: Vec<Value> = (0..1000).map(|i| create(format!("a{:06}", n + i), "root", None)).collect();
+        apply_ok(&mut c, &doc, &json!({"ops": ops}));
+        n += 1000;
+    }
+    for _ in 0..1000 {
+        apply_ok(&mut c, &doc, &json!({"ops": [create(format!("a{n:06}"), "root", None)]}));
+        n += 1;
+    }
+    let appends = n;
+    let max_append = max_len(&mut c, &doc, "root", "a%");
+    let t_append = t0.elapsed();
+
+    // 10,000 inserts at the front ("after": null): 9 patches x 1,000, then 1,000 single-op patches
+    let t1 = Instant::now();
+    let mut f = 0usize;
+    for _ in 0..9 {
+        let ops: Vec<Value> = (0..1000).map(|i| create(format!("f{:05}", f + i), "root", Some(None))).collect();
+        apply_ok(&mut c, &doc, &json!({"ops": ops}));
+        f += 1000;
+    }
+    for _ in 0..1000 {
+        apply_ok(&mut c, &doc, &json!({"ops": [create(format!("f{f:05}"), "root", Some(None))]}));
+        f += 1;
+    }
+    let fronts = f;
+    let max_front = max_len(&mut c, &doc, "root", "f%");
+    let t_front = t1.elapsed();
+
+    println!("pos lengths: {appends} appends -> max {max_append} bytes; {fronts} front inserts -> max {max_front} bytes");
+    println!("  (appends took {t_append:.1?}, front inserts {t_front:.1?})");
+
+    // the order is what the ops asked for: newest front insert first, then the appends in order
+    let kids = children(&mut c, &doc, "root");
+    let mut want: Vec<String> = (0..fronts).rev().map(|i| format!("f{i:05}")).collect();
+    want.extend((0..appends).map(|i| format!("a{i:06}")));
+    assert!(kids == want, "children are not in insertion order (first differing index {:?})", kids.iter().zip(&want).position(|(a, b)| a != b));
+    let distinct: i64 = c
+        .query_one("SELECT count(DISTINCT pos) FROM nodesync.nodes($1) WHERE parent = 'root'", &[&doc])
+        .unwrap()
+        .get(0);
+    assert_eq!(distinct as usize, appends + fronts, "sibling positions are distinct");
+    let overall = max_len(&mut c, &doc, "root", "%");
+    assert!(overall < 32, "pos must stay under 32 bytes for appends and front inserts, got {overall} (appends {max_append}, front {max_front})");
+}
+
+#[test]
+fn inserts_after_one_anchor_and_after_the_newest() {
+    let mut c = connect();
+    let doc = new_doc(&mut c, "pos-mid");
+    apply_ok(&mut c, &doc, &json!({"ops": [
+        create("same".into(), "root", None), create("anchor".into(), "same", None), create("tail1".into(), "same", None),
+        create("chain".into(), "root", None), create("start".into(), "chain", None), create("tail2".into(), "chain", None)]}));
+    let t0 = Instant::now();
+    // 1,000 inserts, each right after the same anchor (so always between the anchor and the
+    // previous insert), and 1,000 each right after the newest (always before the tail)
+    let mut newest = "start".to_string();
+    for i in 0..1000 {
+        let k = format!("n{i:04}");
+        apply_ok(&mut c, &doc, &json!({"ops": [
+            create(format!("s{i:04}"), "same", Some(Some("anchor"))),
+            create(k.clone(), "chain", Some(Some(&newest)))]}));
+        newest = k;
+    }
+    let max_same = max_len(&mut c, &doc, "same", "s%");
+    let max_chain = max_len(&mut c, &doc, "chain", "n%");
+    println!("pos lengths: 1000 inserts after the same anchor -> max {max_same} bytes; 1000 inserts after the newest -> max {max_chain} bytes ({:.1?})", t0.elapsed());
+
+    let mut want = vec!["anchor".to_string()];
+    want.extend((0..1000).rev().map(|i| format!("s{i:04}")));
+    want.push("tail1".into());
+    assert_eq!(children(&mut c, &doc, "same"), want);
+    let mut want = vec!["start".to_string()];
+    want.extend((0..1000).map(|i| format!("n{i:04}")));
+    want.push("tail2".into());
+    assert_eq!(children(&mut c, &doc, "chain"), want);
+    // a generous bound: these are the adversarial cases of fractional keys
+    assert!(max_same < 1024 && max_chain < 1024, "positions grew beyond 1 KiB: {max_same}, {max_chain}");
+}
