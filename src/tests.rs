@@ -1,13 +1,371 @@
-//! `#[pg_test]`s: each SQL function, each conflict reason, each SQLSTATE.
+//! `#[pg_test]`s: each SQL function, each conflict reason, each SQLSTATE. Each test runs in a
+//! transaction that is rolled back; commit-time behaviour (NOTIFY, blocking) is tested with real
+//! sessions in tests/.
 use pgrx::prelude::*;
 
 #[pg_schema]
 mod tests {
     use pgrx::prelude::*;
+    use pgrx::JsonB;
+    use serde_json::{json, Value};
+
+    fn q(sql: &str) -> Value {
+        Spi::get_one::<JsonB>(sql).expect("query failed").map(|j| j.0).unwrap_or(Value::Null)
+    }
+
+    fn int(sql: &str) -> i64 {
+        Spi::get_one::<i64>(sql).expect("query failed").expect("NULL")
+    }
+
+    /// Runs `stmt`; returns {"state", "message", "detail"} of its error, or null if none.
+    fn catch(stmt: &str) -> Value {
+        Spi::run(
+            r#"CREATE OR REPLACE FUNCTION pg_temp.catch(stmt text) RETURNS jsonb LANGUAGE plpgsql AS $f$
+               DECLARE d text; s text; m text; h text;
+               BEGIN
+                 EXECUTE stmt;
+                 RETURN NULL;
+               EXCEPTION WHEN OTHERS THEN
+                 GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL, s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
+                 RETURN jsonb_build_object('state', s, 'message', m, 'detail', d, 'hint', h);
+               END $f$"#,
+        )
+        .expect("helper");
+        Spi::get_one_with_args::<JsonB>("SELECT pg_temp.catch($1)", &[stmt.into()])
+            .expect("catch failed")
+            .map(|j| j.0)
+            .unwrap_or(Value::Null)
+    }
+
+    fn state(stmt: &str) -> String {
+        catch(stmt)["state"].as_str().unwrap_or("none").to_string()
+    }
+
+    fn conflict(stmt: &str) -> Value {
+        let e = catch(stmt);
+        assert_eq!(e["state"], "40001", "{e}");
+        serde_json::from_str(e["detail"].as_str().expect("conflict DETAIL")).expect("DETAIL is JSON")
+    }
+
+    fn patch(doc: &str, ops: Value) -> Value {
+        let sql = format!("SELECT nodesync.apply_patch('{doc}', $1)");
+        Spi::get_one_with_args::<JsonB>(&sql, &[JsonB(json!({ "ops": ops })).into()])
+            .expect("apply_patch failed")
+            .expect("NULL")
+            .0
+    }
+
+    fn kids(doc: &str, parent: &str) -> Vec<String> {
+        let v = q(&format!(
+            "SELECT coalesce(jsonb_agg(key ORDER BY pos COLLATE \"C\"), '[]') FROM nodesync.nodes('{doc}') WHERE parent = '{parent}'"
+        ));
+        v.as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect()
+    }
+
+    /// root -> a, b, s -> (s1, s2)
+    fn fixture(doc: &str) {
+        Spi::run(&format!("SELECT nodesync.create_doc('{doc}')")).unwrap();
+        patch(doc, json!([
+            {"op": "create", "key": "a", "kind": "p", "parent": "root", "props": {"t": "a"}},
+            {"op": "create", "key": "b", "kind": "p", "parent": "root"},
+            {"op": "create", "key": "s", "kind": "sec", "parent": "root"},
+            {"op": "create", "key": "s1", "kind": "p", "parent": "s"},
+            {"op": "create", "key": "s2", "kind": "sec", "parent": "s"}
+        ]));
+    }
+
+    // ---- create_doc / drop_doc -------------------------------------------------------------
 
     #[pg_test]
-    fn create_doc_returns_gen_1() {
-        let g = Spi::get_one::<i64>("SELECT nodesync.create_doc('t1')").unwrap();
-        assert_eq!(g, Some(1));
+    fn create_doc_makes_a_root() {
+        assert_eq!(int("SELECT nodesync.create_doc('d', 'board', '{\"title\": \"Game\"}')"), 1);
+        let s = q("SELECT nodesync.snapshot('d')");
+        assert_eq!(s["gen"], 1);
+        assert_eq!(s["root"], json!({"key": "root", "kind": "board", "props": {"title": "Game"}, "version": 1, "gen": 1, "pos": null, "children": []}));
+    }
+
+    #[pg_test]
+    fn create_doc_errors() {
+        Spi::run("SELECT nodesync.create_doc('d')").unwrap();
+        assert_eq!(state("SELECT nodesync.create_doc('d')"), "23505");
+        assert_eq!(state("SELECT nodesync.create_doc('')"), "22023");
+        assert_eq!(state("SELECT nodesync.create_doc(repeat('x', 201))"), "22023");
+        assert_eq!(state("SELECT nodesync.create_doc(NULL)"), "22023");
+        assert_eq!(state("SELECT nodesync.create_doc('e', 'doc', '[1]')"), "22023");
+        assert_eq!(state("SELECT nodesync.create_doc('e', '')"), "22023");
+        assert_eq!(int("SELECT nodesync.create_doc(repeat('x', 200))"), 1);
+    }
+
+    #[pg_test]
+    fn drop_doc_checks_the_gen() {
+        fixture("d");
+        let e = catch("SELECT nodesync.drop_doc('d', 1)");
+        assert_eq!(e["state"], "40001");
+        assert!(e["message"].as_str().unwrap().contains("\"d\""), "{e}");
+        Spi::run("SELECT nodesync.drop_doc('d', 2)").unwrap();
+        assert_eq!(state("SELECT nodesync.snapshot('d')"), "42704");
+        assert_eq!(int("SELECT count(*) FROM nodesync.tree t WHERE NOT EXISTS (SELECT 1 FROM nodesync.documents d WHERE d.id = t.doc_id)"), 0);
+        assert_eq!(state("SELECT nodesync.drop_doc('d', NULL)"), "42704");
+        assert_eq!(int("SELECT nodesync.create_doc('d')"), 1);
+    }
+
+    // ---- apply_patch ----------------------------------------------------------------------
+
+    #[pg_test]
+    fn apply_patch_result_and_effects() {
+        Spi::run("SELECT nodesync.create_doc('d')").unwrap();
+        let r = patch("d", json!([{"op": "create", "key": "p1", "kind": "paragraph", "props": {"text": "one"}, "parent": "root"}]));
+        assert_eq!(r, json!({"gen": 2, "versions": {"p1": 1}, "duplicate": false}));
+        patch("d", json!([{"op": "create", "key": "p3", "kind": "p", "parent": "root"}]));
+        patch("d", json!([{"op": "create", "key": "p2", "kind": "p", "parent": "root", "after": "p1"}]));
+        patch("d", json!([{"op": "create", "key": "p0", "kind": "p", "parent": "root", "after": null}]));
+        assert_eq!(kids("d", "root"), ["p0", "p1", "p2", "p3"]);
+        let r = patch("d", json!([
+            {"op": "update", "key": "p1", "version": 1, "props": {"text": "uno", "bold": true}},
+            {"op": "update", "key": "p1", "version": 1, "kind": "heading", "props": {"bold": null}},
+            {"op": "move", "key": "p3", "version": 1, "parent": "root", "after": null},
+            {"op": "delete", "key": "p2", "version": 1}
+        ]));
+        assert_eq!(r["versions"], json!({"p1": 2, "p3": 2, "p2": null}));
+        assert_eq!(q("SELECT to_jsonb(n) - 'pos' FROM nodesync.nodes('d') n WHERE key = 'p1'"),
+            json!({"key": "p1", "parent": "root", "kind": "heading", "props": {"text": "uno"}, "version": 2, "gen": 6}));
+        assert_eq!(kids("d", "root"), ["p3", "p0", "p1"]);
+        assert_eq!(int("SELECT version FROM nodesync.nodes('d') WHERE key = 'root'"), 1);
+    }
+
+    #[pg_test]
+    fn empty_patch_commits_nothing() {
+        fixture("d");
+        assert_eq!(patch("d", json!([])), json!({"gen": 2, "versions": {}, "duplicate": false}));
+        assert_eq!(int("SELECT (nodesync.snapshot('d')->>'gen')::bigint"), 2);
+        assert_eq!(int("SELECT count(*) FROM nodesync.changes_since('d', 0)"), 1);
+    }
+
+    #[pg_test]
+    fn conflict_version() {
+        fixture("d");
+        patch("d", json!([{"op": "update", "key": "a", "version": 1, "props": {"x": 1}}]));
+        let d = conflict(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "b", "version": 1}, {"op": "update", "key": "a", "version": 1, "props": {"x": 2}}]}')"#);
+        assert_eq!(d, json!({"gen": 3, "conflicts": [{"op": 1, "key": "a", "reason": "version", "expected": 1, "actual": 2}]}));
+        assert_eq!(int("SELECT version FROM nodesync.nodes('d') WHERE key = 'b'"), 1, "refused patch left no trace");
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "delete", "key": "a", "version": 1}]}')"#);
+        let msg = e["message"].as_str().unwrap();
+        assert!(msg.contains("\"d\"") && msg.contains("op 0") && msg.contains("\"a\""), "message names doc, op and key: {msg}");
+        assert!(e["hint"].as_str().unwrap().contains("diff_since"), "{e}");
+    }
+
+    #[pg_test]
+    fn conflict_exists() {
+        fixture("d");
+        let d = conflict(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "a", "kind": "p", "parent": "root"}]}')"#);
+        assert_eq!(d["conflicts"][0]["reason"], "exists");
+        patch("d", json!([{"op": "delete", "key": "b", "version": 1}]));
+        let d = conflict(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "b", "kind": "p", "parent": "root"}]}')"#);
+        assert_eq!(d["conflicts"][0]["reason"], "exists", "deleted keys are never reused");
+    }
+
+    #[pg_test]
+    fn conflict_missing() {
+        fixture("d");
+        for ops in [
+            r#"[{"op": "update", "key": "zz", "version": 1}]"#,
+            r#"[{"op": "create", "key": "n", "kind": "p", "parent": "zz"}]"#,
+            r#"[{"op": "create", "key": "n", "kind": "p", "parent": "root", "after": "zz"}]"#,
+            r#"[{"op": "move", "key": "a", "version": 1, "parent": "zz"}]"#,
+            r#"[{"op": "delete", "key": "s1", "version": 1}, {"op": "update", "key": "s1", "version": 1}]"#,
+        ] {
+            let d = conflict(&format!("SELECT nodesync.apply_patch('d', '{{\"ops\": {ops}}}')"));
+            assert_eq!(d["conflicts"].as_array().unwrap().last().unwrap()["reason"], "missing", "{ops}");
+        }
+    }
+
+    #[pg_test]
+    fn conflict_anchor() {
+        fixture("d");
+        let d = conflict(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "n", "kind": "p", "parent": "root", "after": "s1"}]}')"#);
+        assert_eq!(d["conflicts"][0], json!({"op": 0, "key": "s1", "reason": "anchor"}));
+    }
+
+    #[pg_test]
+    fn conflict_cycle() {
+        fixture("d");
+        let d = conflict(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "move", "key": "s", "version": 1, "parent": "s2"}]}')"#);
+        assert_eq!(d["conflicts"][0]["reason"], "cycle");
+        let d = conflict(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "move", "key": "s", "version": 1, "parent": "s"}]}')"#);
+        assert_eq!(d["conflicts"][0]["reason"], "cycle");
+    }
+
+    #[pg_test]
+    fn conflict_subtree() {
+        fixture("d");
+        patch("d", json!([{"op": "update", "key": "s1", "version": 1, "props": {"e": 1}}]));
+        let d = conflict(r#"SELECT nodesync.apply_patch('d', '{"base": 2, "ops": [{"op": "delete", "key": "s", "version": 1}]}')"#);
+        assert_eq!(d["conflicts"][0]["reason"], "subtree");
+        assert_eq!(d["conflicts"][0]["key"], "s");
+        let r = q(r#"SELECT nodesync.apply_patch('d', '{"base": 3, "ops": [{"op": "delete", "key": "s", "version": 1}]}')"#);
+        assert_eq!(r["versions"], json!({"s": null, "s1": null, "s2": null}));
+    }
+
+    #[pg_test]
+    fn try_apply_patch_returns_conflicts() {
+        fixture("d");
+        let r = q(r#"SELECT nodesync.try_apply_patch('d', '{"ops": [{"op": "update", "key": "a", "version": 9}]}')"#);
+        assert_eq!(r, json!({"ok": false, "gen": 2, "conflicts": [{"op": 0, "key": "a", "reason": "version", "expected": 9, "actual": 1}]}));
+        let r = q(r#"SELECT nodesync.try_apply_patch('d', '{"ops": [{"op": "update", "key": "a", "version": 1}]}')"#);
+        assert_eq!(r, json!({"ok": true, "gen": 3, "versions": {"a": 2}, "duplicate": false}));
+        assert_eq!(state(r#"SELECT nodesync.try_apply_patch('d', '{"ops": [{"op": "explode"}]}')"#), "22023");
+    }
+
+    #[pg_test]
+    fn invalid_patches_are_22023_and_change_nothing() {
+        fixture("d");
+        for p in [
+            "NULL", "'[]'", "'{}'", r#"'{"ops": {}}'"#, r#"'{"ops": [1]}'"#,
+            r#"'{"ops": [{"op": "explode", "key": "a"}]}'"#,
+            r#"'{"ops": [{"op": "update", "version": 1}]}'"#,
+            r#"'{"ops": [{"op": "update", "key": "a", "version": "one"}]}'"#,
+            r#"'{"ops": [{"op": "update", "key": "a", "version": 1, "props": [1]}]}'"#,
+            r#"'{"ops": [{"op": "delete", "key": "root", "version": 1}]}'"#,
+            r#"'{"ops": [{"op": "move", "key": "root", "version": 1, "parent": "a"}]}'"#,
+            r#"'{"base": "x", "ops": []}'"#,
+            r#"'{"base": 99, "ops": [{"op": "update", "key": "a", "version": 1}]}'"#,
+            r#"'{"ops": [{"op": "update", "key": "a", "version": 1, "props": {"z": 1}}, {"op": "nope"}]}'"#,
+        ] {
+            assert_eq!(state(&format!("SELECT nodesync.apply_patch('d', {p})")), "22023", "{p}");
+        }
+        assert_eq!(state("SELECT nodesync.apply_patch(NULL, '{\"ops\": []}')"), "22023");
+        assert_eq!(state("SELECT nodesync.apply_patch('nope', '{\"ops\": []}')"), "42704");
+        assert_eq!(int("SELECT (nodesync.snapshot('d')->>'gen')::bigint"), 2);
+        assert_eq!(q("SELECT props FROM nodesync.nodes('d') WHERE key = 'a'"), json!({"t": "a"}));
+    }
+
+    #[pg_test]
+    fn limits_are_gucs() {
+        fixture("d");
+        Spi::run("SET LOCAL nodesync.max_ops_per_patch = 2").unwrap();
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "a", "version": 1}, {"op": "update", "key": "b", "version": 1}, {"op": "update", "key": "s", "version": 1}]}')"#);
+        assert_eq!(e["state"], "22023");
+        assert!(e["message"].as_str().unwrap().contains("nodesync.max_ops_per_patch"), "{e}");
+        // exactly at the limit is fine
+        patch("d", json!([{"op": "update", "key": "a", "version": 1}, {"op": "update", "key": "b", "version": 1}]));
+        Spi::run("SET LOCAL nodesync.max_props_bytes = 20").unwrap();
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "s", "version": 1, "props": {"text": "0123456789abcdef"}}]}')"#);
+        assert_eq!(e["state"], "22023");
+        assert!(e["message"].as_str().unwrap().contains("nodesync.max_props_bytes"), "{e}");
+        // each delta is small, but the node's props would grow past the limit
+        patch("d", json!([{"op": "update", "key": "s", "version": 1, "props": {"x": "0123456789"}}]));
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "s", "version": 2, "props": {"y": "0123456789"}}]}')"#);
+        assert_eq!(e["state"], "22023", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("nodesync.max_props_bytes"), "{e}");
+    }
+
+    // ---- reads ---------------------------------------------------------------------------
+
+    #[pg_test]
+    fn snapshot_nests_in_order_and_time_travels() {
+        fixture("d");
+        let before = q("SELECT nodesync.snapshot('d')");
+        patch("d", json!([{"op": "move", "key": "a", "version": 1, "parent": "s", "after": "s1"}, {"op": "update", "key": "b", "version": 1, "props": {"x": 1}}]));
+        let now = q("SELECT nodesync.snapshot('d')");
+        let s = &now["root"]["children"];
+        assert_eq!(s.as_array().unwrap().iter().map(|c| c["key"].clone()).collect::<Vec<_>>(), [json!("b"), json!("s")]);
+        assert_eq!(s[1]["children"].as_array().unwrap().iter().map(|c| c["key"].clone()).collect::<Vec<_>>(), [json!("s1"), json!("a"), json!("s2")]);
+        assert_eq!(q("SELECT nodesync.snapshot('d', 2)"), before);
+        assert_eq!(q("SELECT nodesync.snapshot('d', 3)"), now);
+        assert_eq!(state("SELECT nodesync.snapshot('d', 4)"), "22023");
+        assert_eq!(state("SELECT nodesync.snapshot('d', -1)"), "22023");
+        assert_eq!(state("SELECT nodesync.snapshot('nope')"), "42704");
+    }
+
+    #[pg_test]
+    fn nodes_are_rows() {
+        fixture("d");
+        assert_eq!(int("SELECT count(*) FROM nodesync.nodes('d')"), 6);
+        assert_eq!(int("SELECT count(*) FROM nodesync.nodes('d') WHERE parent IS NULL AND pos IS NULL AND key = 'root'"), 1);
+        assert_eq!(int("SELECT count(*) FROM nodesync.live_nodes WHERE doc = 'd'"), 6);
+        assert_eq!(state("SELECT * FROM nodesync.nodes('nope')"), "42704");
+    }
+
+    #[pg_test]
+    fn diff_since_lists_changes_and_deletions() {
+        fixture("d");
+        patch("d", json!([{"op": "update", "key": "a", "version": 1, "props": {"t": "A"}}]));
+        patch("d", json!([{"op": "delete", "key": "s", "version": 1}]));
+        let d = q("SELECT nodesync.diff_since('d', 2)");
+        assert_eq!((d["from"].clone(), d["to"].clone(), d["reset"].clone()), (json!(2), json!(4), json!(false)));
+        assert_eq!(d["nodes"].as_array().unwrap().len(), 1);
+        assert_eq!(d["nodes"][0]["key"], "a");
+        assert_eq!(d["nodes"][0]["props"], json!({"t": "A"}));
+        let mut del: Vec<String> = d["deleted"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
+        del.sort();
+        assert_eq!(del, ["s", "s1", "s2"]);
+        assert_eq!(q("SELECT nodesync.diff_since('d', 4)")["nodes"], json!([]));
+        assert_eq!(state("SELECT nodesync.diff_since('d', 5)"), "22023");
+        assert_eq!(state("SELECT nodesync.diff_since('d', NULL)"), "22023");
+        assert_eq!(state("SELECT nodesync.diff_since('nope', 0)"), "42704");
+        Spi::run("SELECT nodesync.compact('d', 3)").unwrap();
+        let r = q("SELECT nodesync.diff_since('d', 2)");
+        assert_eq!(r["reset"], true);
+        assert_eq!(r["nodes"].as_array().unwrap().len(), 3);
+        assert_eq!(q("SELECT nodesync.diff_since('d', 3)")["reset"], false);
+    }
+
+    #[pg_test]
+    fn changes_since_and_node_history() {
+        fixture("d");
+        Spi::run(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "s1", "version": 1, "props": {"v": 1}}]}', 'alice', 1)"#).unwrap();
+        Spi::run(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "delete", "key": "s", "version": 1}]}', 'bob', 1)"#).unwrap();
+        assert_eq!(q("SELECT jsonb_agg(jsonb_build_array(gen, client, seq) ORDER BY gen) FROM nodesync.changes_since('d', 1)"),
+            json!([[2, null, null], [3, "alice", 1], [4, "bob", 1]]));
+        assert_eq!(q("SELECT jsonb_agg(jsonb_build_array(version, gen, client, state IS NULL) ORDER BY version) FROM nodesync.node_history('d', 's1')"),
+            json!([[1, 2, null, false], [2, 3, "alice", false], [3, 4, "bob", true]]));
+        assert_eq!(q("SELECT state->'props' FROM nodesync.node_history('d', 's1') WHERE version = 2"), json!({"v": 1}));
+        assert_eq!(int("SELECT count(*) FROM nodesync.node_history('d', 'never')"), 0);
+        assert_eq!(state("SELECT * FROM nodesync.changes_since('d', 9)"), "22023");
+        assert_eq!(state("SELECT * FROM nodesync.changes_since('nope', 0)"), "42704");
+        assert_eq!(state("SELECT * FROM nodesync.node_history('nope', 'a')"), "42704");
+    }
+
+    #[pg_test]
+    fn compact_keeps_time_travel_at_the_horizon() {
+        fixture("d");
+        patch("d", json!([{"op": "update", "key": "a", "version": 1, "props": {"v": 1}}]));
+        let at3 = q("SELECT nodesync.snapshot('d', 3)");
+        patch("d", json!([{"op": "update", "key": "a", "version": 2, "props": {"v": 2}}]));
+        patch("d", json!([{"op": "delete", "key": "b", "version": 1}]));
+        assert_eq!(int("SELECT nodesync.compact('d', 3)"), 3);
+        assert_eq!(q("SELECT nodesync.snapshot('d', 3)"), at3);
+        let e = catch("SELECT nodesync.snapshot('d', 2)");
+        assert_eq!(e["state"], "55000");
+        assert!(e["message"].as_str().unwrap().contains("horizon"), "{e}");
+        assert_eq!(state("SELECT * FROM nodesync.changes_since('d', 2)"), "55000");
+        assert_eq!(int("SELECT count(*) FROM nodesync.changes_since('d', 3)"), 2);
+        assert_eq!(int("SELECT count(*) FROM nodesync.piece p JOIN nodesync.documents d ON d.id = p.doc_id WHERE d.doc = 'd' AND p.gen < 2"), 0);
+        assert_eq!(int("SELECT nodesync.compact('d', 1)"), 3, "the horizon never goes back");
+        assert_eq!(state("SELECT nodesync.compact('d', 9)"), "22023");
+        assert_eq!(state("SELECT nodesync.compact('d', NULL)"), "22023");
+        assert_eq!(int("SELECT nodesync.compact('d', 5)"), 5);
+        assert_eq!(q("SELECT nodesync.snapshot('d', 5)"), q("SELECT nodesync.snapshot('d')"));
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "b", "kind": "p", "parent": "root"}]}')"#);
+        assert_eq!(serde_json::from_str::<Value>(e["detail"].as_str().unwrap()).unwrap()["conflicts"][0]["reason"], "exists");
+    }
+
+    #[pg_test]
+    fn idempotent_retries() {
+        fixture("d");
+        let p = r#"'{"ops": [{"op": "update", "key": "a", "version": 1, "props": {"n": 1}}]}'"#;
+        let first = q(&format!("SELECT nodesync.apply_patch('d', {p}, 'c1', 1)"));
+        assert_eq!(first, json!({"gen": 3, "versions": {"a": 2}, "duplicate": false}));
+        let again = q(&format!("SELECT nodesync.apply_patch('d', {p}, 'c1', 1)"));
+        assert_eq!(again, json!({"gen": 3, "versions": {"a": 2}, "duplicate": true}));
+        assert_eq!(int("SELECT (nodesync.snapshot('d')->>'gen')::bigint"), 3);
+        assert_eq!(state(&format!("SELECT nodesync.apply_patch('d', {p}, NULL, 3)")), "22023");
+        // compacted away: the current gen and empty versions
+        Spi::run("SELECT nodesync.compact('d', 3)").unwrap();
+        assert_eq!(q(&format!("SELECT nodesync.apply_patch('d', {p}, 'c1', 1)")), json!({"gen": 3, "versions": {}, "duplicate": true}));
+        // a refused patch does not use up its seq
+        assert_eq!(state(&format!("SELECT nodesync.apply_patch('d', {p}, 'c1', 2)")), "40001");
+        let ok = q(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "a", "version": 2}]}', 'c1', 2)"#);
+        assert_eq!(ok["duplicate"], false);
     }
 }
