@@ -1,0 +1,747 @@
+//! A [`Replica`] of one document over one connection: the shadow, the local tree, the dirty
+//! and placed sets, at most one patch in flight, and the push / pull / live loop.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nodesync_core::model::Rng;
+use nodesync_core::patch::{Place, ROOT};
+use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::Client;
+use serde_json::{Map, Value};
+
+use crate::journal::{Entry, Journal};
+use crate::rebase::{make_patch, rebase, Dropped, Policy};
+use crate::tree::{Diff, Node, Tree};
+
+/// How a replica behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The document id.
+    pub doc: String,
+    /// This replica's client id (the `client` of `apply_patch`); unique per replica.
+    pub client: String,
+    /// Both-sides conflicts on a property or kind: the server's value wins unless `LocalWins`.
+    pub policy: Policy,
+    /// Attempts per push before [`Error::Contention`].
+    pub max_attempts: u32,
+    /// First backoff after a conflict; doubles per attempt (with jitter) up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// The durable retry journal file (`None`: in-memory only).
+    pub journal: Option<PathBuf>,
+    /// Prefix of keys this replica creates (default: `<client>.<nonce>.`). Keys are never
+    /// reused by the server, so the prefix must be unique per replica session.
+    pub key_prefix: Option<String>,
+    /// Seed for the backoff jitter.
+    pub seed: u64,
+    #[doc(hidden)]
+    pub crash: Option<CrashPoint>,
+}
+
+impl Config {
+    pub fn new(doc: &str, client: &str) -> Config {
+        Config {
+            doc: doc.to_string(),
+            client: client.to_string(),
+            policy: Policy::ServerWins,
+            max_attempts: 16,
+            backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(50),
+            journal: None,
+            key_prefix: None,
+            seed: now_micros() as u64,
+            crash: None,
+        }
+    }
+}
+
+/// Test hook: where a replica stops dead (prints `CRASHPOINT <name> <seq>` and sleeps until
+/// killed) to simulate a crash.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// After the journal is written, before the patch is sent.
+    BeforeSend,
+    /// After the server committed, before the client processed the answer.
+    AfterSend,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// A database error other than a patch conflict (connection lost, invalid patch, ...).
+    Db(postgres::Error),
+    /// The patch kept conflicting: `attempts` sends, `conflicts` is the last 40001 DETAIL.
+    Contention { attempts: u32, conflicts: Value },
+    /// The server answered something this client does not understand.
+    Protocol(String),
+    /// The journal could not be read or written.
+    Journal(std::io::Error),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Db(e) => match e.as_db_error() {
+                Some(db) => write!(f, "{} ({}){}", db.message(), db.code().code(), db.detail().map(|d| format!(": {d}")).unwrap_or_default()),
+                None => write!(f, "{e}"),
+            },
+            Error::Contention { attempts, conflicts } => write!(f, "contention did not clear after {attempts} attempts; last conflicts: {conflicts}"),
+            Error::Protocol(m) => write!(f, "unexpected server answer: {m}"),
+            Error::Journal(e) => write!(f, "journal: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Error {
+        Error::Db(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Journal(e)
+    }
+}
+
+/// A local edit that cannot be made (the local tree is unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditError {
+    NoSuchNode(String),
+    /// The root cannot be moved or deleted.
+    Root,
+    /// `after` is not a child of the parent.
+    BadAnchor(String),
+    /// The move would put the node under itself.
+    Cycle,
+}
+
+impl std::fmt::Display for EditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EditError::NoSuchNode(k) => write!(f, "no node {k:?} in the local tree"),
+            EditError::Root => write!(f, "the root cannot be moved or deleted"),
+            EditError::BadAnchor(k) => write!(f, "{k:?} is not a child of the new parent"),
+            EditError::Cycle => write!(f, "a node cannot move under itself"),
+        }
+    }
+}
+
+impl std::error::Error for EditError {}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pushed {
+    /// No local edits.
+    Nothing,
+    /// Committed at `gen` after `attempts` sends (1 = no conflict).
+    Committed { gen: i64, seq: i64, attempts: u32, ops: usize },
+}
+
+/// The outcome of resending a journaled patch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recovery {
+    /// Committed, now or (`duplicate`) by the first send.
+    Committed { seq: i64, gen: i64, duplicate: bool },
+    /// Cleanly refused: it never applied.
+    Refused { seq: i64, conflicts: Value },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Moved,
+    Deleted,
+}
+
+/// What a pull changed in the local tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    pub from: i64,
+    pub to: i64,
+    /// Node keys and how they changed (a key can be both moved and updated).
+    pub changed: Vec<(String, ChangeKind)>,
+    /// Local edits the rebase dropped.
+    pub dropped: Vec<Dropped>,
+}
+
+/// Counters for the demo and for tests.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Committed pushes.
+    pub commits: u64,
+    /// 40001 answers.
+    pub conflicts: u64,
+    /// Rebases of local edits after a conflict.
+    pub rebases: u64,
+    /// Pulls that brought something new.
+    pub pulls: u64,
+    /// Dropped local edits.
+    pub dropped: u64,
+    /// Per committed push: time from push() to the commit, retries included (µs).
+    pub latencies_us: Vec<u64>,
+}
+
+type Callback = Box<dyn FnMut(&Changes) + Send>;
+
+/// One replica of one document. See the crate docs.
+pub struct Replica {
+    conn: Client,
+    cfg: Config,
+    shadow: Tree,
+    local: Tree,
+    placed: BTreeSet<String>,
+    dirty: BTreeSet<String>,
+    next_seq: i64,
+    key_prefix: String,
+    next_key: u64,
+    journal: Option<Journal>,
+    rng: Rng,
+    dropped: Vec<Dropped>,
+    committed: Vec<(i64, Value)>,
+    recovery: Option<Recovery>,
+    on_change: Option<Callback>,
+    pub stats: Stats,
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_micros() as i64)
+}
+
+fn base36(mut n: u64) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = vec![];
+    loop {
+        out.push(digits[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+enum Sent {
+    Ok(Value),
+    Conflict(Value),
+}
+
+fn send(conn: &mut Client, doc: &str, client: &str, patch: &Value, seq: i64) -> Result<Sent, Error> {
+    match conn.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, patch, &client, &seq]) {
+        Ok(row) => Ok(Sent::Ok(row.get(0))),
+        Err(e) => match e.as_db_error() {
+            Some(db) if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE => {
+                let detail = db.detail().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(Value::Null);
+                Ok(Sent::Conflict(detail))
+            }
+            _ => Err(Error::Db(e)),
+        },
+    }
+}
+
+/// Creates the document if it does not exist yet. Returns true if it created it.
+pub fn ensure_doc(conn: &mut Client, doc: &str, root_kind: &str) -> Result<bool, Error> {
+    match conn.execute("SELECT nodesync.create_doc($1, $2)", &[&doc, &root_kind]) {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `nodesync.snapshot(doc)` as a [`Tree`].
+pub fn fetch_snapshot(conn: &mut Client, doc: &str) -> Result<Tree, Error> {
+    let v: Value = conn.query_one("SELECT nodesync.snapshot($1)", &[&doc])?.get(0);
+    Tree::from_snapshot(&v).map_err(Error::Protocol)
+}
+
+impl Replica {
+    /// Opens a replica of an existing document on `conn`. With a journal, a patch left in
+    /// flight by a previous run is resent first with its original `(client, seq)`; the outcome
+    /// is in [`Replica::recovery`].
+    pub fn open(mut conn: Client, cfg: Config) -> Result<Replica, Error> {
+        let journal = cfg.journal.as_ref().map(Journal::new);
+        let mut next_seq = now_micros();
+        let mut recovery = None;
+        if let Some(j) = &journal {
+            if let Some(e) = j.read()? {
+                if e.doc != cfg.doc || e.client != cfg.client {
+                    return Err(Error::Protocol(format!(
+                        "journal {} belongs to client {:?} on document {:?}",
+                        j.path().display(),
+                        e.client,
+                        e.doc
+                    )));
+                }
+                next_seq = next_seq.max(e.seq + 1);
+                if let Some(p) = &e.patch {
+                    recovery = Some(Self::resend(&mut conn, &cfg, p, e.seq)?);
+                    j.write(&Entry { patch: None, ..e })?;
+                }
+            }
+        }
+        let shadow = fetch_snapshot(&mut conn, &cfg.doc)?;
+        let key_prefix = cfg.key_prefix.clone().unwrap_or_else(|| format!("{}.{}.", cfg.client, base36(now_micros() as u64)));
+        let rng = Rng(cfg.seed | 1);
+        Ok(Replica {
+            conn,
+            local: shadow.clone(),
+            shadow,
+            placed: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            next_seq,
+            key_prefix,
+            next_key: 0,
+            journal,
+            rng,
+            dropped: vec![],
+            committed: vec![],
+            recovery,
+            on_change: None,
+            stats: Stats::default(),
+            cfg,
+        })
+    }
+
+    fn resend(conn: &mut Client, cfg: &Config, patch: &Value, seq: i64) -> Result<Recovery, Error> {
+        match send(conn, &cfg.doc, &cfg.client, patch, seq)? {
+            Sent::Ok(res) => Ok(Recovery::Committed {
+                seq,
+                gen: res["gen"].as_i64().ok_or_else(|| Error::Protocol(format!("no gen in {res}")))?,
+                duplicate: res["duplicate"] == Value::Bool(true),
+            }),
+            Sent::Conflict(conflicts) => Ok(Recovery::Refused { seq, conflicts }),
+        }
+    }
+
+    // ---------------------------------------------------------------- reads (never the server)
+
+    /// The local tree (what the app sees, its own edits included).
+    pub fn tree(&self) -> &Tree {
+        &self.local
+    }
+
+    /// The last known server state.
+    pub fn shadow(&self) -> &Tree {
+        &self.shadow
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.local.get(key)
+    }
+
+    pub fn children(&self, key: &str) -> &[String] {
+        self.local.children(key)
+    }
+
+    /// The generation of the shadow.
+    pub fn gen(&self) -> i64 {
+        self.shadow.gen
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// True if there are local edits not yet on the server.
+    pub fn has_local_edits(&self) -> bool {
+        !self.dirty.is_empty() || !self.placed.is_empty()
+    }
+
+    /// The keys with local edits.
+    pub fn dirty(&self) -> &BTreeSet<String> {
+        &self.dirty
+    }
+
+    /// The outcome of the journaled patch resent by [`Replica::open`], if there was one.
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.recovery.as_ref()
+    }
+
+    /// Local edits dropped by rebases since the last call.
+    pub fn take_dropped(&mut self) -> Vec<Dropped> {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// `(seq, patch)` of every patch this replica committed since the last call.
+    pub fn take_committed(&mut self) -> Vec<(i64, Value)> {
+        std::mem::take(&mut self.committed)
+    }
+
+    /// The connection (for plain SQL reads).
+    pub fn conn(&mut self) -> &mut Client {
+        &mut self.conn
+    }
+
+    /// Called with what changed after every pull that changed something.
+    pub fn on_change(&mut self, f: impl FnMut(&Changes) + Send + 'static) {
+        self.on_change = Some(Box::new(f));
+    }
+
+    /// Changes delivered through a channel instead of a callback.
+    pub fn changes_channel(&mut self) -> std::sync::mpsc::Receiver<Changes> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.on_change(move |c| {
+            let _ = tx.send(c.clone());
+        });
+        rx
+    }
+
+    // ---------------------------------------------------------------- local edits
+
+    fn check_place(&self, parent: &str, place: &Place, key: Option<&str>) -> Result<(), EditError> {
+        if !self.local.contains(parent) {
+            return Err(EditError::NoSuchNode(parent.to_string()));
+        }
+        if let Place::After(a) = place {
+            if Some(a.as_str()) == key || self.local.parent(a) != Some(parent) {
+                return Err(EditError::BadAnchor(a.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a node under `parent` at `place` with a fresh key, which it returns.
+    pub fn create(&mut self, parent: &str, place: Place, kind: &str, props: Map<String, Value>) -> Result<String, EditError> {
+        let key = loop {
+            self.next_key += 1;
+            let k = format!("{}{}", self.key_prefix, self.next_key);
+            if !self.local.contains(&k) && !self.shadow.contains(&k) {
+                break k;
+            }
+        };
+        self.create_with_key(&key, parent, place, kind, props)?;
+        Ok(key)
+    }
+
+    /// Creates a node with a key chosen by the caller (it must never have existed).
+    pub fn create_with_key(&mut self, key: &str, parent: &str, place: Place, kind: &str, mut props: Map<String, Value>) -> Result<(), EditError> {
+        self.check_place(parent, &place, Some(key))?;
+        if self.local.contains(key) {
+            return Err(EditError::BadAnchor(key.to_string()));
+        }
+        props.retain(|_, v| !v.is_null());
+        self.local.nodes.insert(key.to_string(), Node::new(kind, props, Some(parent.to_string())));
+        self.local.attach(key, parent, &place).map_err(|_| EditError::BadAnchor(key.to_string()))?;
+        self.placed.insert(key.to_string());
+        self.dirty.insert(key.to_string());
+        Ok(())
+    }
+
+    /// Updates a node: `props` is a delta (null removes a property), `kind` if given.
+    pub fn update(&mut self, key: &str, kind: Option<&str>, props: Map<String, Value>) -> Result<(), EditError> {
+        let n = self.local.nodes.get_mut(key).ok_or_else(|| EditError::NoSuchNode(key.to_string()))?;
+        if let Some(k) = kind {
+            n.kind = k.to_string();
+        }
+        for (k, v) in props {
+            if v.is_null() {
+                n.props.remove(&k);
+            } else {
+                n.props.insert(k, v);
+            }
+        }
+        self.dirty.insert(key.to_string());
+        Ok(())
+    }
+
+    /// Moves a node (with its subtree) under `parent` at `place`.
+    pub fn move_to(&mut self, key: &str, parent: &str, place: Place) -> Result<(), EditError> {
+        if key == ROOT {
+            return Err(EditError::Root);
+        }
+        if !self.local.contains(key) {
+            return Err(EditError::NoSuchNode(key.to_string()));
+        }
+        self.check_place(parent, &place, Some(key))?;
+        if self.local.is_descendant_or_self(parent, key) {
+            return Err(EditError::Cycle);
+        }
+        self.local.detach(key);
+        self.local.attach(key, parent, &place).expect("place checked");
+        self.placed.insert(key.to_string());
+        self.dirty.insert(key.to_string());
+        Ok(())
+    }
+
+    /// Deletes a node and its subtree.
+    pub fn delete(&mut self, key: &str) -> Result<(), EditError> {
+        if key == ROOT {
+            return Err(EditError::Root);
+        }
+        if !self.local.contains(key) {
+            return Err(EditError::NoSuchNode(key.to_string()));
+        }
+        let sub = self.local.subtree(key);
+        self.local.detach(key);
+        for k in sub {
+            self.local.nodes.remove(&k);
+            self.placed.remove(&k);
+            self.dirty.insert(k);
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- sync
+
+    fn journal_write(&self, seq: i64, patch: Option<&Value>) -> Result<(), Error> {
+        if let Some(j) = &self.journal {
+            j.write(&Entry { doc: self.cfg.doc.clone(), client: self.cfg.client.clone(), seq, patch: patch.cloned() })?;
+        }
+        Ok(())
+    }
+
+    fn crash_point(&self, p: CrashPoint, seq: i64) {
+        if self.cfg.crash == Some(p) {
+            use std::io::Write;
+            println!("CRASHPOINT {p:?} {seq}");
+            let _ = std::io::stdout().flush();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// Resolves a patch left in flight by a send that failed in this process (connection
+    /// error): resend it with its seq, then pull.
+    fn settle_in_flight(&mut self) -> Result<(), Error> {
+        let Some(j) = &self.journal else { return Ok(()) };
+        let Some(e) = j.read()? else { return Ok(()) };
+        let Some(p) = &e.patch else { return Ok(()) };
+        let r = Self::resend(&mut self.conn, &self.cfg, p, e.seq)?;
+        if let Recovery::Committed { .. } = r {
+            self.committed.push((e.seq, p.clone()));
+            self.stats.commits += 1;
+        }
+        self.next_seq = self.next_seq.max(e.seq + 1);
+        self.journal_write(e.seq, None)?;
+        self.recovery = Some(r);
+        self.pull()?;
+        Ok(())
+    }
+
+    /// Sends the local edits as one patch; on a conflict pulls, rebases and retries (bounded,
+    /// with backoff). After a commit the shadow is brought up to date (a pull).
+    pub fn push(&mut self) -> Result<Pushed, Error> {
+        self.settle_in_flight()?;
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            let patch = make_patch(&self.shadow, &self.local, &self.placed, &self.dirty);
+            if patch.ops.is_empty() {
+                self.dirty.clear();
+                self.placed.clear();
+                return Ok(Pushed::Nothing);
+            }
+            attempts += 1;
+            let ops = patch.ops.len();
+            let pj = patch.to_json();
+            let seq = self.next_seq;
+            self.journal_write(seq, Some(&pj))?;
+            self.crash_point(CrashPoint::BeforeSend, seq);
+            let sent = send(&mut self.conn, &self.cfg.doc, &self.cfg.client, &pj, seq)?;
+            self.crash_point(CrashPoint::AfterSend, seq);
+            match sent {
+                Sent::Ok(res) => {
+                    self.next_seq = seq + 1;
+                    self.journal_write(seq, None)?;
+                    let gen = res["gen"].as_i64().ok_or_else(|| Error::Protocol(format!("no gen in {res}")))?;
+                    if res["duplicate"] == Value::Bool(true) {
+                        return Err(Error::Protocol(format!(
+                            "seq {seq} of client {:?} was already used: is another replica running with the same client id?",
+                            self.cfg.client
+                        )));
+                    }
+                    self.stats.commits += 1;
+                    self.stats.latencies_us.push(started.elapsed().as_micros() as u64);
+                    self.committed.push((seq, pj));
+                    self.after_commit()?;
+                    return Ok(Pushed::Committed { gen, seq, attempts, ops });
+                }
+                Sent::Conflict(detail) => {
+                    // refused: nothing changed and the seq is not used up
+                    self.journal_write(seq, None)?;
+                    self.stats.conflicts += 1;
+                    if attempts >= self.cfg.max_attempts {
+                        return Err(Error::Contention { attempts, conflicts: detail });
+                    }
+                    self.backoff(attempts);
+                    self.stats.rebases += 1;
+                    self.pull()?;
+                }
+            }
+        }
+    }
+
+    fn backoff(&mut self, attempt: u32) {
+        let base = self.cfg.backoff.as_micros() as u64;
+        let cap = self.cfg.max_backoff.as_micros() as u64;
+        let exp = base.saturating_mul(1u64 << attempt.min(20).saturating_sub(1)).min(cap).max(1);
+        let jitter = self.rng.below(exp.min(u32::MAX as u64) as u32 + 1) as u64;
+        std::thread::sleep(Duration::from_micros(exp / 2 + jitter / 2));
+    }
+
+    /// After a commit every local edit is on the server: bring the shadow up to date and make
+    /// the local tree equal to it.
+    fn after_commit(&mut self) -> Result<(), Error> {
+        let (remote, diff) = self.fetch_remote()?;
+        let before = std::mem::take(&mut self.local);
+        self.shadow = remote;
+        self.local = self.shadow.clone();
+        self.placed.clear();
+        self.dirty.clear();
+        let changes = self.changes(&before, diff.as_ref(), vec![]);
+        self.notify(changes);
+        Ok(())
+    }
+
+    /// The server state now: the shadow plus `diff_since(shadow gen)` (or a snapshot if the
+    /// diff does not apply).
+    fn fetch_remote(&mut self) -> Result<(Tree, Option<Diff>), Error> {
+        let v: Value = self.conn.query_one("SELECT nodesync.diff_since($1, $2)", &[&self.cfg.doc, &self.shadow.gen])?.get(0);
+        let diff = Diff::from_json(&v).map_err(Error::Protocol)?;
+        let mut remote = self.shadow.clone();
+        match remote.apply_diff(&diff) {
+            Ok(()) => Ok((remote, Some(diff))),
+            Err(_) => Ok((fetch_snapshot(&mut self.conn, &self.cfg.doc)?, None)),
+        }
+    }
+
+    /// Pulls what changed on the server, applies it to the shadow and rebases the local edits
+    /// onto it. Returns what changed in the local tree (also given to the callback).
+    pub fn pull(&mut self) -> Result<Changes, Error> {
+        let (remote, diff) = self.fetch_remote()?;
+        if remote.gen == self.shadow.gen && diff.as_ref().is_some_and(|d| d.is_empty()) {
+            return Ok(Changes { from: remote.gen, to: remote.gen, ..Changes::default() });
+        }
+        self.stats.pulls += 1;
+        let before = std::mem::take(&mut self.local);
+        let dropped = if self.dirty.is_empty() && self.placed.is_empty() {
+            self.local = remote.clone();
+            vec![]
+        } else {
+            let r = rebase(&self.shadow, &before, &self.placed, &remote, self.cfg.policy);
+            self.local = r.local;
+            self.placed = r.placed;
+            self.dirty = r.dirty;
+            r.dropped
+        };
+        self.shadow = remote;
+        self.stats.dropped += dropped.len() as u64;
+        self.dropped.extend(dropped.iter().cloned());
+        let changes = self.changes(&before, diff.as_ref(), dropped);
+        self.notify(changes.clone());
+        Ok(changes)
+    }
+
+    fn changes(&self, before: &Tree, diff: Option<&Diff>, dropped: Vec<Dropped>) -> Changes {
+        let keys: BTreeSet<&str> = match diff {
+            Some(d) if !d.reset => d
+                .nodes
+                .iter()
+                .map(|n| n.key.as_str())
+                .chain(d.deleted.iter().map(String::as_str))
+                .chain(dropped.iter().map(|x| x.key.as_str()))
+                .collect(),
+            _ => before.nodes.keys().chain(self.local.nodes.keys()).map(String::as_str).collect(),
+        };
+        let mut changed = vec![];
+        for k in keys {
+            match (before.get(k), self.local.get(k)) {
+                (None, Some(_)) => changed.push((k.to_string(), ChangeKind::Created)),
+                (Some(_), None) => changed.push((k.to_string(), ChangeKind::Deleted)),
+                (Some(a), Some(b)) => {
+                    if a.parent != b.parent || before.index_of(k) != self.local.index_of(k) {
+                        changed.push((k.to_string(), ChangeKind::Moved));
+                    }
+                    if !a.same_content(b) {
+                        changed.push((k.to_string(), ChangeKind::Updated));
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        Changes { from: before.gen, to: self.shadow.gen, changed, dropped }
+    }
+
+    fn notify(&mut self, changes: Changes) {
+        if changes.changed.is_empty() && changes.dropped.is_empty() {
+            return;
+        }
+        if let Some(cb) = self.on_change.as_mut() {
+            cb(&changes);
+        }
+    }
+
+    /// push, then pull: after it the local tree holds everything the server had at some gen
+    /// plus nothing unsent (unless the push failed).
+    pub fn sync(&mut self) -> Result<Changes, Error> {
+        self.push()?;
+        self.pull()
+    }
+
+    // ---------------------------------------------------------------- live
+
+    /// `LISTEN nodesync` on this replica's connection.
+    pub fn listen(&mut self) -> Result<(), Error> {
+        self.conn.batch_execute("LISTEN nodesync")?;
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for a notification about this document newer than the shadow;
+    /// if one arrives, pulls and returns what changed (also given to the callback).
+    /// `Duration::ZERO` only looks at what has already arrived.
+    pub fn wait(&mut self, timeout: Duration) -> Result<Option<Changes>, Error> {
+        let doc = self.cfg.doc.clone();
+        let gen = self.shadow.gen;
+        let newer = |payload: &str| {
+            serde_json::from_str::<Value>(payload)
+                .ok()
+                .is_some_and(|v| v["doc"].as_str() == Some(doc.as_str()) && v["gen"].as_i64().is_some_and(|g| g > gen))
+        };
+        let mut hit = false;
+        {
+            let mut notes = self.conn.notifications();
+            if timeout > Duration::ZERO {
+                let mut it = notes.timeout_iter(timeout);
+                if let Some(n) = it.next()? {
+                    hit |= n.channel() == "nodesync" && newer(n.payload());
+                }
+            }
+            let mut it = notes.iter();
+            while let Some(n) = it.next()? {
+                hit |= n.channel() == "nodesync" && newer(n.payload());
+            }
+        }
+        if hit {
+            Ok(Some(self.pull()?))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// A connection from the libpq environment variables PGHOST, PGPORT, PGUSER, PGDATABASE and
+/// PGPASSWORD (a PGHOST starting with `/` is a socket directory).
+pub fn connect_env(application_name: &str) -> Result<Client, postgres::Error> {
+    let mut c = postgres::Config::new();
+    c.host(&std::env::var("PGHOST").unwrap_or_else(|_| "localhost".into()));
+    if let Ok(p) = std::env::var("PGPORT") {
+        if let Ok(p) = p.parse() {
+            c.port(p);
+        }
+    }
+    c.user(&std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into()));
+    c.dbname(&std::env::var("PGDATABASE").unwrap_or_else(|_| "postgres".into()));
+    if let Ok(pw) = std::env::var("PGPASSWORD") {
+        c.password(pw);
+    }
+    c.application_name(application_name);
+    c.connect(postgres::NoTls)
+}
