@@ -91,6 +91,18 @@ fn apply(
         match evaluate(&mut store, &parsed, limits)? {
             Outcome::Conflicts(conflicts) => Ok(Err(Error::Conflict { doc: doc.to_string(), gen: d.gen, conflicts })),
             Outcome::Plan(plan) => {
+                let live = d.live_nodes + plan.live_delta();
+                let max_nodes = crate::guc::MAX_NODES.get() as i64;
+                if live > max_nodes {
+                    return Err(Error::Limit {
+                        guc: "nodesync.max_nodes",
+                        limit: max_nodes,
+                        actual: live,
+                        what: format!(
+                            "document \"{doc}\" would have {live} live nodes, more than nodesync.max_nodes ({max_nodes})"
+                        ),
+                    });
+                }
                 let gen = d.gen + 1;
                 history::commit(c, doc, d.id, gen, &plan, &patch, &Origin { client, seq }, &limits)?;
                 Ok(Ok(json!({"gen": gen, "versions": Value::Object(plan.versions), "duplicate": false})))

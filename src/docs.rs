@@ -14,6 +14,8 @@ pub struct DocRow {
     pub id: i64,
     pub gen: i64,
     pub horizon: i64,
+    /// Live nodes, the root included.
+    pub live_nodes: i64,
 }
 
 /// A document id argument: not NULL, 1..=200 bytes.
@@ -23,13 +25,16 @@ pub fn doc_arg(doc: Option<&str>) -> Result<&str> {
     Ok(doc)
 }
 
-const GET: Stmt = Stmt { sql: "SELECT id, gen, horizon FROM nodesync.documents WHERE doc = $1", args: &[TEXTOID] };
-const LOCK: Stmt = Stmt { sql: "SELECT id, gen, horizon FROM nodesync.documents WHERE doc = $1 FOR UPDATE", args: &[TEXTOID] };
+const GET: Stmt = Stmt { sql: "SELECT id, gen, horizon, live_nodes FROM nodesync.documents WHERE doc = $1", args: &[TEXTOID] };
+const LOCK: Stmt = Stmt {
+    sql: "SELECT id, gen, horizon, live_nodes FROM nodesync.documents WHERE doc = $1 FOR UPDATE",
+    args: &[TEXTOID],
+};
 
 fn fetch(client: &SpiClient<'_>, s: &Stmt, doc: &str) -> Result<DocRow> {
     let t = exec(client, s, &[doc.into()])?;
     match t.into_iter().next() {
-        Some(r) => Ok(DocRow { id: req(&r, 1)?, gen: req(&r, 2)?, horizon: req(&r, 3)? }),
+        Some(r) => Ok(DocRow { id: req(&r, 1)?, gen: req(&r, 2)?, horizon: req(&r, 3)?, live_nodes: req(&r, 4)? }),
         None => Err(Error::UnknownDoc(doc.to_string())),
     }
 }

@@ -10,6 +10,12 @@ use nodesync_core::Limits;
 pub static MAX_OPS_PER_PATCH: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 /// `nodesync.max_props_bytes`
 pub static MAX_PROPS_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+/// `nodesync.max_key_bytes`
+pub static MAX_KEY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(200);
+/// `nodesync.max_depth`
+pub static MAX_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(1_000);
+/// `nodesync.max_nodes`
+pub static MAX_NODES: GucSetting<i32> = GucSetting::<i32>::new(10_000_000);
 /// `nodesync.notify`
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
 
@@ -34,6 +40,36 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_BYTE,
     );
+    GucRegistry::define_int_guc(
+        c"nodesync.max_key_bytes",
+        c"Longest key of a created node, in bytes (at most 200).",
+        c"A create with a longer key is refused with SQLSTATE 22023.",
+        &MAX_KEY_BYTES,
+        1,
+        200,
+        GucContext::Userset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"nodesync.max_depth",
+        c"Deepest a node may be (the root is at depth 0).",
+        c"A create or move that would put a node deeper is refused with SQLSTATE 22023.",
+        &MAX_DEPTH,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::empty(),
+    );
+    GucRegistry::define_int_guc(
+        c"nodesync.max_nodes",
+        c"Most live nodes one document may have (the root counts).",
+        c"A patch that would leave more live nodes is refused with SQLSTATE 22023.",
+        &MAX_NODES,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::empty(),
+    );
     GucRegistry::define_bool_guc(
         c"nodesync.notify",
         c"Send NOTIFY nodesync at commit for every committed patch.",
@@ -52,5 +88,7 @@ pub fn limits() -> Limits {
     Limits {
         max_ops: MAX_OPS_PER_PATCH.get().max(0) as usize,
         max_props_bytes: MAX_PROPS_BYTES.get().max(0) as usize,
+        max_key_bytes: MAX_KEY_BYTES.get().max(1) as usize,
+        max_depth: MAX_DEPTH.get().max(1) as usize,
     }
 }

@@ -259,6 +259,30 @@ mod tests {
         assert!(e["message"].as_str().unwrap().contains("nodesync.max_props_bytes"), "{e}");
     }
 
+    #[pg_test]
+    fn key_depth_and_node_limits() {
+        Spi::run("SELECT nodesync.create_doc('d')").unwrap();
+        Spi::run("SET LOCAL nodesync.max_key_bytes = 3").unwrap();
+        patch("d", json!([{"op": "create", "key": "abc", "kind": "p", "parent": "root"}]));
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "abcd", "kind": "p", "parent": "root"}]}')"#);
+        assert_eq!(e["state"], "22023");
+        assert!(e["message"].as_str().unwrap().contains("nodesync.max_key_bytes"), "{e}");
+        Spi::run("SET LOCAL nodesync.max_depth = 2").unwrap();
+        patch("d", json!([{"op": "create", "key": "b", "kind": "p", "parent": "abc"}]));
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "c", "kind": "p", "parent": "b"}]}')"#);
+        assert_eq!(e["state"], "22023");
+        assert!(e["message"].as_str().unwrap().contains("nodesync.max_depth"), "{e}");
+        // 3 live nodes now (root, abc, b): at the limit, then one past it
+        Spi::run("SET LOCAL nodesync.max_nodes = 4").unwrap();
+        patch("d", json!([{"op": "create", "key": "x", "kind": "p", "parent": "root"}]));
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "y", "kind": "p", "parent": "root"}]}')"#);
+        assert_eq!(e["state"], "22023");
+        assert!(e["message"].as_str().unwrap().contains("nodesync.max_nodes"), "{e}");
+        // deleting makes room again
+        patch("d", json!([{"op": "delete", "key": "x", "version": 1}, {"op": "create", "key": "y", "kind": "p", "parent": "root"}]));
+        assert_eq!(int("SELECT live_nodes FROM nodesync.documents WHERE doc = 'd'"), 4);
+    }
+
     // ---- reads ---------------------------------------------------------------------------
 
     #[pg_test]

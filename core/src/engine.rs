@@ -122,6 +122,8 @@ struct Engine<'s, S: Store> {
     order: Vec<String>,
     /// parent -> (pos, key) of overlay nodes placed (created or moved) under it and live.
     placed: HashMap<String, BTreeSet<(String, String)>>,
+    /// Depths computed in this patch (cleared by every move).
+    depths: HashMap<String, usize>,
 }
 
 fn internal(e: pos::PosError) -> Error {
@@ -325,6 +327,8 @@ impl<'s, S: Store> Engine<'s, S> {
             Ok(p) => p,
             Err(c) => return Ok(Some(c)),
         };
+        let depth = self.depth(parent)? + 1;
+        self.check_depth(i, key, depth)?;
         self.overlay.insert(
             key.to_string(),
             Entry {
@@ -370,6 +374,46 @@ impl<'s, S: Store> Engine<'s, S> {
         Ok(None)
     }
 
+    /// Depth of a live node as the patch sees it (the root is 0).
+    fn depth(&mut self, key: &str) -> Result<usize> {
+        let mut d = 0usize;
+        let mut cur = key.to_string();
+        loop {
+            if let Some(&known) = self.depths.get(&cur) {
+                d += known;
+                break;
+            }
+            match self.view(&cur)?.and_then(|v| v.parent) {
+                Some(p) => {
+                    d += 1;
+                    if d > 10_000_000 {
+                        return Err(Error::Internal(format!("parent chain of {key:?} does not end")));
+                    }
+                    cur = p;
+                }
+                None => break,
+            }
+        }
+        self.depths.insert(key.to_string(), d);
+        Ok(d)
+    }
+
+    fn check_depth(&self, i: usize, key: &str, depth: usize) -> Result<()> {
+        if depth > self.limits.max_depth {
+            return Err(Error::Limit {
+                guc: "nodesync.max_depth",
+                limit: self.limits.max_depth as i64,
+                actual: depth as i64,
+                what: format!(
+                    "op {i}: \"{}\" would be at depth {depth}, deeper than nodesync.max_depth ({})",
+                    shorten(key),
+                    self.limits.max_depth
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn is_ancestor_or_self(&mut self, key: &str, of: &str) -> Result<bool> {
         let mut cur = Some(of.to_string());
         let mut steps = 0usize;
@@ -402,6 +446,10 @@ impl<'s, S: Store> Engine<'s, S> {
             Ok(p) => p,
             Err(c) => return Ok(Some(c)),
         };
+        let height = self.subtree(key)?.iter().map(|n| n.2).max().unwrap_or(0);
+        let depth = self.depth(parent)? + 1;
+        self.check_depth(i, key, depth + height)?;
+        self.depths.clear();
         self.touch(key)?;
         self.unplace(key);
         let e = self.touch(key)?;
@@ -412,14 +460,15 @@ impl<'s, S: Store> Engine<'s, S> {
         Ok(None)
     }
 
-    /// Live descendants of `root` as the patch sees them: `(key, stored gen if untouched)`.
-    fn subtree(&mut self, root: &str) -> Result<Vec<(String, Option<i64>)>> {
+    /// Live descendants of `root` as the patch sees them:
+    /// `(key, stored gen if untouched, depth below root)`.
+    fn subtree(&mut self, root: &str) -> Result<Vec<(String, Option<i64>, usize)>> {
         let mut store_children: HashMap<String, Vec<(String, i64)>> = HashMap::new();
         let mut known: HashSet<String> = HashSet::new();
         let mut out = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
-        let mut stack = vec![root.to_string()];
-        while let Some(x) = stack.pop() {
+        let mut stack = vec![(root.to_string(), 0usize)];
+        while let Some((x, depth)) = stack.pop() {
             let existing = self.overlay.get(&x).map_or(true, |e| e.orig.is_some());
             if existing && !known.contains(&x) {
                 for n in self.store.descendants(&x)? {
@@ -445,8 +494,8 @@ impl<'s, S: Store> Engine<'s, S> {
             }
             for (k, g) in kids {
                 if seen.insert(k.clone()) {
-                    stack.push(k.clone());
-                    out.push((k, g));
+                    stack.push((k.clone(), depth + 1));
+                    out.push((k, g, depth + 1));
                 }
             }
         }
@@ -459,7 +508,7 @@ impl<'s, S: Store> Engine<'s, S> {
         }
         let sub = self.subtree(key)?;
         if let Some(base) = base {
-            if let Some((k, g)) = sub.iter().find_map(|(k, g)| g.filter(|g| *g > base).map(|g| (k, g))) {
+            if let Some((k, g)) = sub.iter().find_map(|(k, g, _)| g.filter(|g| *g > base).map(|g| (k, g))) {
                 let mut c = conflict(i, key, Reason::Subtree, format!(
                     "node \"{}\" inside the deleted subtree changed at gen {g}, after base {base}", shorten(k)
                 ));
@@ -467,7 +516,7 @@ impl<'s, S: Store> Engine<'s, S> {
                 return Ok(Some(c));
             }
         }
-        for k in std::iter::once(key.to_string()).chain(sub.into_iter().map(|(k, _)| k)) {
+        for k in std::iter::once(key.to_string()).chain(sub.into_iter().map(|(k, _, _)| k)) {
             if !self.overlay.contains_key(&k) {
                 self.touch(&k)?;
             }
@@ -566,6 +615,7 @@ pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Resul
         overlay: HashMap::new(),
         order: Vec::new(),
         placed: HashMap::new(),
+        depths: HashMap::new(),
     };
     let mut conflicts = Vec::new();
     for (i, op) in patch.ops.iter().enumerate() {
@@ -737,6 +787,43 @@ mod tests {
         assert_eq!(kids(&mut s, "root"), ["a", "b", "c"]);
         apply(&mut s, json!([{"op": "move", "key": "a", "version": 1, "parent": "root", "after": "c"}])).unwrap();
         assert_eq!(kids(&mut s, "root"), ["b", "c", "a"]);
+    }
+
+    #[test]
+    fn depth_limit_at_and_past() {
+        let mut s = doc();
+        let limits = Limits { max_depth: 3, ..Limits::default() };
+        let run = |s: &mut MemStore, ops: Value| {
+            let patch = parse(&json!({"ops": ops}), &limits).unwrap();
+            match evaluate(s, &patch, limits) {
+                Ok(Outcome::Plan(plan)) => {
+                    s.apply(&plan);
+                    Ok(())
+                }
+                Ok(Outcome::Conflicts(c)) => panic!("{c:?}"),
+                Err(e) => Err(e),
+            }
+        };
+        // root(0) > a(1) > b(2) > c(3): at the limit
+        run(&mut s, json!([
+            {"op": "create", "key": "a", "kind": "p", "parent": "root"},
+            {"op": "create", "key": "b", "kind": "p", "parent": "a"},
+            {"op": "create", "key": "c", "kind": "p", "parent": "b"}
+        ])).unwrap();
+        let e = run(&mut s, json!([{"op": "create", "key": "d", "kind": "p", "parent": "c"}])).unwrap_err();
+        assert!(matches!(e, Error::Limit { guc: "nodesync.max_depth", actual: 4, .. }), "{e:?}");
+        // moving a (height 2) under x (depth 1) would put c at depth 4
+        run(&mut s, json!([{"op": "create", "key": "x", "kind": "p", "parent": "root"}])).unwrap();
+        let e = run(&mut s, json!([{"op": "move", "key": "a", "version": 1, "parent": "x"}])).unwrap_err();
+        assert!(matches!(e, Error::Limit { guc: "nodesync.max_depth", .. }), "{e:?}");
+        // moving b (height 1) under x: c at depth 3, fine
+        run(&mut s, json!([{"op": "move", "key": "b", "version": 1, "parent": "x"}])).unwrap();
+        // depths follow moves within one patch
+        let e = run(&mut s, json!([
+            {"op": "move", "key": "x", "version": 1, "parent": "a"},
+            {"op": "create", "key": "y", "kind": "p", "parent": "c"}
+        ])).unwrap_err();
+        assert!(matches!(e, Error::Limit { guc: "nodesync.max_depth", .. }), "{e:?}");
     }
 
     #[test]

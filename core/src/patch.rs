@@ -18,11 +18,15 @@ pub struct Limits {
     pub max_ops: usize,
     /// `nodesync.max_props_bytes`: the JSON text of one op's `props` (and of a node's props).
     pub max_props_bytes: usize,
+    /// `nodesync.max_key_bytes`: keys of created nodes (at most [`MAX_NAME_BYTES`]).
+    pub max_key_bytes: usize,
+    /// `nodesync.max_depth`: the root is at depth 0; a node may be at most this deep.
+    pub max_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_ops: 10_000, max_props_bytes: 1 << 20 }
+        Limits { max_ops: 10_000, max_props_bytes: 1 << 20, max_key_bytes: MAX_NAME_BYTES, max_depth: 1_000 }
     }
 }
 
@@ -317,6 +321,19 @@ fn parse_op(i: usize, v: &Value, limits: &Limits) -> Result<Op> {
         "create" => {
             f.allow(&["op", "key", "kind", "props", "parent", "after"])?;
             let key = f.name("key")?;
+            if key.len() > limits.max_key_bytes {
+                return Err(Error::Limit {
+                    guc: "nodesync.max_key_bytes",
+                    limit: limits.max_key_bytes as i64,
+                    actual: key.len() as i64,
+                    what: format!(
+                        "op {i}: key \"{}\" is {} bytes, more than nodesync.max_key_bytes ({})",
+                        shorten(&key),
+                        key.len(),
+                        limits.max_key_bytes
+                    ),
+                });
+            }
             let kind = f.name("kind")?;
             let parent = f.name("parent")?;
             let place = f.place()?;
@@ -459,7 +476,7 @@ mod tests {
 
     #[test]
     fn limits_name_their_guc() {
-        let limits = Limits { max_ops: 2, max_props_bytes: 10 };
+        let limits = Limits { max_ops: 2, max_props_bytes: 10, ..Limits::default() };
         let three = json!({"ops": [{"op": "delete", "key": "a", "version": 1}, {"op": "delete", "key": "b", "version": 1}, {"op": "delete", "key": "c", "version": 1}]});
         match parse(&three, &limits) {
             Err(e @ Error::Limit { guc: "nodesync.max_ops_per_patch", .. }) => {
@@ -474,6 +491,18 @@ mod tests {
         assert!(matches!(parse(&big, &limits), Err(Error::Limit { guc: "nodesync.max_props_bytes", .. })));
         let at = json!({"ops": [{"op": "update", "key": "a", "version": 1, "props": {"t": "01"}}]}); // {"t":"01"} = 10 bytes
         assert!(parse(&at, &limits).is_ok());
+    }
+
+    #[test]
+    fn key_bytes_limit() {
+        let limits = Limits { max_key_bytes: 3, ..Limits::default() };
+        let at = json!({"ops": [{"op": "create", "key": "abc", "kind": "p", "parent": "root"}]});
+        assert!(parse(&at, &limits).is_ok());
+        let past = json!({"ops": [{"op": "create", "key": "abcd", "kind": "p", "parent": "root"}]});
+        assert!(matches!(parse(&past, &limits), Err(Error::Limit { guc: "nodesync.max_key_bytes", .. })));
+        // existing longer keys can still be named by other ops
+        let upd = json!({"ops": [{"op": "update", "key": "abcdef", "version": 1}]});
+        assert!(parse(&upd, &limits).is_ok());
     }
 
     #[test]
