@@ -24,7 +24,6 @@ else tests=($(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)); f
 
 out=$(mktemp -d /tmp/nodesync-regress.XXXXXX)
 chmod 777 "$out"   # as root, psql/pg_regress may run as another user; keep it writable
-trap 'rm -rf "$out"' EXIT
 
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -v ON_ERROR_STOP=1 \
   -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB TEMPLATE template0" >/dev/null \
@@ -37,10 +36,13 @@ rc=$?
 if [ $accept = 1 ]; then
   for t in "${tests[@]}"; do cp "$out/results/$t.out" "tests/pg_regress/expected/$t.out"; done
   echo "regress: copied ${#tests[@]} result(s) to tests/pg_regress/expected/ -- review them with git diff"
+  rm -rf "$out"
   exit 0
 fi
 if [ $rc -ne 0 ]; then
   echo "regress: FAILED; regression.diffs:"
   cat "$out/regression.diffs" 2>/dev/null
+  echo "regress: results kept in $out"
   exit 1
 fi
+rm -rf "$out"
