@@ -1,17 +1,18 @@
--- pg_nodesync: the SQL-facing read functions. Thin wrappers: argument checks and errors come
+-- pg_nodesync: the SQL-facing read functions. They run with the caller's rights (RLS applies)
+-- and a fixed search_path. Thin wrappers: argument checks and errors come
 -- from the Rust helpers (nodesync._doc_id, nodesync._check_history), JSON building from Rust
 -- (nodesync._snapshot_text, nodesync._diff_text); the text is cast to jsonb once.
 
 CREATE FUNCTION nodesync.snapshot(doc text, at_gen bigint DEFAULT NULL) RETURNS jsonb
-LANGUAGE sql STABLE AS $$ SELECT nodesync._snapshot_text(doc, at_gen)::jsonb $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT nodesync._snapshot_text(doc, at_gen)::jsonb $$;
 COMMENT ON FUNCTION nodesync.snapshot(text, bigint) IS 'the document as nested JSON, now or right after commit at_gen';
 
 CREATE FUNCTION nodesync.diff_since(doc text, since bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$ SELECT nodesync._diff_text(doc, since)::jsonb $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT nodesync._diff_text(doc, since)::jsonb $$;
 COMMENT ON FUNCTION nodesync.diff_since(text, bigint) IS 'what changed after generation since: changed live nodes and deleted keys';
 
 CREATE FUNCTION nodesync.nodes(doc text) RETURNS SETOF nodesync.node
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d bigint := nodesync._doc_id(doc);
 BEGIN
@@ -24,7 +25,7 @@ COMMENT ON FUNCTION nodesync.nodes(text) IS 'the live nodes of a document as row
 
 CREATE FUNCTION nodesync.changes_since(doc text, since bigint)
 RETURNS TABLE(gen bigint, client text, seq bigint, patch jsonb, committed_at timestamptz)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     d bigint := nodesync._check_history(doc, since, 'changes_since');
@@ -39,7 +40,7 @@ COMMENT ON FUNCTION nodesync.changes_since(text, bigint) IS 'the change log afte
 
 CREATE FUNCTION nodesync.node_history(doc text, key text)
 RETURNS TABLE(version bigint, gen bigint, client text, state jsonb)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     d bigint := nodesync._doc_id(doc);

@@ -10,7 +10,9 @@ CREATE TABLE nodesync.documents (
     gen        bigint NOT NULL DEFAULT 1,
     horizon    bigint NOT NULL DEFAULT 0,
     live_nodes bigint NOT NULL DEFAULT 1,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_by name NOT NULL DEFAULT current_user,   -- the role that called create_doc
+    created_at timestamptz NOT NULL DEFAULT now(),
+    meta       jsonb NOT NULL DEFAULT '{}'            -- free-form; writable by roles with write access
 );
 COMMENT ON TABLE nodesync.documents IS 'pg_nodesync documents: gen = commit counter, horizon = oldest gen with history';
 
@@ -83,12 +85,30 @@ CREATE TYPE nodesync.node AS (
     gen     bigint
 );
 
--- Every live node of every document, for plain SQL.
-CREATE VIEW nodesync.live_nodes AS
+-- Every live node of every document, for plain SQL (with the caller's rights: RLS applies).
+CREATE VIEW nodesync.live_nodes WITH (security_invoker = true) AS
 SELECT d.doc, t.key, t.parent, t.pos, t.kind, t.props, t.version, t.gen
   FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id
  WHERE NOT t.deleted;
 COMMENT ON VIEW nodesync.live_nodes IS 'pg_nodesync: every live node of every document';
 
--- Writes go through the functions only.
+-- Privileges (docs/security.md). Writes go through the functions only: nobody but the
+-- extension's owner may write these tables; the write functions check the caller's access with
+-- `SELECT ... FOR UPDATE` on nodesync.documents *as the caller* (so RLS policies on documents
+-- decide who may write which document), then write as the owner. Reads run as the caller:
+-- SELECT is granted, and the policies below hide rows of documents the caller cannot see.
 REVOKE ALL ON nodesync.documents, nodesync.tree, nodesync.piece, nodesync.change, nodesync.client_seq FROM PUBLIC;
+GRANT USAGE ON SCHEMA nodesync TO PUBLIC;
+GRANT SELECT ON nodesync.documents, nodesync.tree, nodesync.piece, nodesync.change, nodesync.live_nodes TO PUBLIC;
+-- the privilege that write access needs (FOR UPDATE wants UPDATE on a column); meta is harmless
+GRANT UPDATE (meta) ON nodesync.documents TO PUBLIC;
+
+ALTER TABLE nodesync.tree ENABLE ROW LEVEL SECURITY;
+ALTER TABLE nodesync.piece ENABLE ROW LEVEL SECURITY;
+ALTER TABLE nodesync.change ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible_documents ON nodesync.tree FOR SELECT
+    USING (EXISTS (SELECT 1 FROM nodesync.documents d WHERE d.id = tree.doc_id));
+CREATE POLICY visible_documents ON nodesync.piece FOR SELECT
+    USING (EXISTS (SELECT 1 FROM nodesync.documents d WHERE d.id = piece.doc_id));
+CREATE POLICY visible_documents ON nodesync.change FOR SELECT
+    USING (EXISTS (SELECT 1 FROM nodesync.documents d WHERE d.id = change.doc_id));

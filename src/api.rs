@@ -11,6 +11,7 @@ use nodesync_core::engine::{evaluate, Outcome};
 use nodesync_core::patch::{check_name, parse};
 use nodesync_core::{Error, Result};
 
+use crate::access::AsOwner;
 use crate::docs::{self, doc_arg};
 use crate::errors::OrRaise;
 use crate::guc::limits;
@@ -20,6 +21,7 @@ use crate::spi_store::SpiStore;
 
 /// Creates a document with a root node; returns its gen, 1.
 #[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
 fn create_doc(
     doc: Option<&str>,
     root_kind: default!(Option<&str>, "'doc'"),
@@ -36,6 +38,7 @@ fn create_doc(
 
 /// Drops a document and all its history. `expected_gen` NULL skips the gen check.
 #[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
 fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
     let r: Result<()> = (|| {
         let doc = doc_arg(doc)?;
@@ -70,7 +73,9 @@ fn apply(
             let d = docs::get(c, doc)?;
             return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
         }
+        // the caller's write access, and the per-document commit lock
         let d = docs::lock(c, doc)?;
+        let _owner = AsOwner::enter(c)?;
         if let (Some(who), Some(seq)) = (client, seq) {
             if let Some(dup) = history::duplicate(c, d.id, d.gen, who, seq)? {
                 return Ok(Ok(dup));
@@ -113,6 +118,7 @@ fn apply(
 
 /// Applies a patch atomically; raises 40001 with the conflicts as JSON DETAIL.
 #[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
 fn apply_patch(
     doc: Option<&str>,
     patch: Option<JsonB>,
@@ -127,6 +133,7 @@ fn apply_patch(
 
 /// Like apply_patch, but returns conflicts as `{"ok": false, ...}` instead of raising.
 #[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
 fn try_apply_patch(
     doc: Option<&str>,
     patch: Option<JsonB>,
@@ -151,12 +158,14 @@ fn try_apply_patch(
 
 /// Drops log and history at or below `upto_gen`; returns the new horizon.
 #[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
 fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
     let r: Result<i64> = (|| {
         let doc = doc_arg(doc)?;
         let upto = upto_gen.ok_or_else(|| Error::InvalidArgument("upto_gen must not be NULL".into()))?;
         Spi::connect_mut(|c| {
             let d = docs::lock(c, doc)?;
+            let _owner = AsOwner::enter(c)?;
             if upto < 0 || upto > d.gen {
                 return Err(Error::InvalidArgument(format!(
                     "upto_gen {upto} is out of range: document \"{doc}\" is at gen {}",
@@ -175,6 +184,7 @@ fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
 
 /// Helper for nodesync.snapshot(): the snapshot as JSON text.
 #[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
 fn _snapshot_text(doc: Option<&str>, at_gen: Option<i64>) -> String {
     let r: Result<String> = (|| {
         let doc = doc_arg(doc)?;
@@ -185,6 +195,7 @@ fn _snapshot_text(doc: Option<&str>, at_gen: Option<i64>) -> String {
 
 /// Helper for nodesync.diff_since(): the diff as JSON text.
 #[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
 fn _diff_text(doc: Option<&str>, since: Option<i64>) -> String {
     let r: Result<String> = (|| {
         let doc = doc_arg(doc)?;
@@ -195,6 +206,7 @@ fn _diff_text(doc: Option<&str>, since: Option<i64>) -> String {
 
 /// Helper for the SQL read functions: the document's internal id (42704 if unknown).
 #[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
 fn _doc_id(doc: Option<&str>) -> i64 {
     let r: Result<i64> = (|| {
         let doc = doc_arg(doc)?;
@@ -205,6 +217,7 @@ fn _doc_id(doc: Option<&str>) -> i64 {
 
 /// Helper for changes_since(): checks `since` against the document's gen and horizon.
 #[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
 fn _check_history(doc: Option<&str>, since: Option<i64>, what: Option<&str>) -> i64 {
     let r: Result<i64> = (|| {
         let doc = doc_arg(doc)?;

@@ -45,14 +45,16 @@ pub fn get(client: &SpiClient<'_>, doc: &str) -> Result<DocRow> {
 }
 
 /// The document row, locked until the end of the transaction: the per-document commit lock.
-/// Patches on one document queue here; other documents are not affected.
+/// Patches on one document queue here; other documents are not affected. Run as the caller,
+/// it is also the write-access check: RLS policies for UPDATE on nodesync.documents apply, and
+/// a row the caller may not write is "unknown" (42704).
 pub fn lock(client: &SpiClient<'_>, doc: &str) -> Result<DocRow> {
     fetch(client, &LOCK, doc)
 }
 
 const INSERT_DOC: Stmt = Stmt {
-    sql: "INSERT INTO nodesync.documents (doc) VALUES ($1) ON CONFLICT (doc) DO NOTHING RETURNING id",
-    args: &[TEXTOID],
+    sql: "INSERT INTO nodesync.documents (doc, created_by) VALUES ($1, $2) ON CONFLICT (doc) DO NOTHING RETURNING id",
+    args: &[TEXTOID, TEXTOID],
 };
 const INSERT_ROOT: Stmt = Stmt {
     sql: "INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen) VALUES ($1, $2, NULL, NULL, $3, $4::jsonb, 1, 1)",
@@ -78,7 +80,9 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
             what: format!("root_props are {} bytes, more than nodesync.max_props_bytes ({})", props.len(), limits.max_props_bytes),
         });
     }
-    let t = exec(client, &INSERT_DOC, &[doc.into()])?;
+    let created_by = crate::access::current_user(client)?;
+    let _owner = crate::access::AsOwner::enter(client)?;
+    let t = exec(client, &INSERT_DOC, &[doc.into(), created_by.into()])?;
     let id: i64 = match t.into_iter().next() {
         Some(r) => req(&r, 1)?,
         None => return Err(Error::DocExists(doc.to_string())),
@@ -98,6 +102,7 @@ const DROP: [Stmt; 5] = [
 /// Drops a document and all its history, if its gen is `expected` (or `expected` is None).
 pub fn drop(client: &SpiClient<'_>, doc: &str, expected: Option<i64>) -> Result<()> {
     let d = lock(client, doc)?;
+    let _owner = crate::access::AsOwner::enter(client)?;
     if let Some(e) = expected {
         if e != d.gen {
             return Err(Error::GenMismatch { doc: doc.to_string(), expected: e, actual: d.gen });

@@ -4,6 +4,7 @@
 //! *means* lives in the pure crate `nodesync_core` (core/).
 //!
 //! - [`api`]: the `#[pg_extern]` functions of SPEC §3
+//! - [`access`]: who may read and write (caller's rights, RLS, writes as the owner)
 //! - [`spi_store`]: the engine's [`nodesync_core::store::Store`] over indexed SPI lookups
 //! - [`history`]: where commits are written (tree rows, history pieces, change log, gen, NOTIFY)
 //!   and where compaction drops history
@@ -17,6 +18,7 @@ use pgrx::prelude::*;
 
 pgrx::pg_module_magic!(name, version);
 
+pub mod access;
 pub mod api;
 pub mod docs;
 pub mod errors;
