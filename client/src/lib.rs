@@ -8,6 +8,7 @@
 
 pub mod journal;
 pub mod rebase;
+pub mod sim;
 pub mod replica;
 pub mod tree;
 

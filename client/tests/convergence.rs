@@ -1,0 +1,360 @@
+//! Convergence against a real server: 8 replicas on separate connections make random edits
+//! (creates, prop/kind updates, moves, subtree deletes) and sync in random interleavings. At
+//! quiescence every replica's local tree (and shadow) equals `snapshot()`, every edit is in the
+//! server state or was reported dropped by a rebase rule, and no `(client, seq)` applied twice.
+//!
+//! Seeded: NODESYNC_SEED=<n> replays one seed; NODESYNC_SEEDS=<k> runs k seeds (default 4);
+//! NODESYNC_STEPS=<n> steps per seed (default 400). The seed is printed on failure.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use nodesync_core::model::Rng;
+use pg_nodesync_client::sim::{random_edit, seed_patch, Edit};
+use pg_nodesync_client::{Config, Policy, Replica, Rule, Tree};
+use serde_json::Value;
+
+const REPLICAS: usize = 8;
+
+/// What one replica did that must end up on the server or be reported dropped.
+#[derive(Default)]
+struct Ledger {
+    /// (key, prop) → the value last written locally, not yet seen committed ("@kind" = kind).
+    props: BTreeMap<(String, String), Value>,
+    creates: BTreeSet<String>,
+    moves: BTreeMap<String, String>,
+    deletes: BTreeSet<String>,
+    edits: u64,
+    dropped: BTreeMap<&'static str, u64>,
+}
+
+impl Ledger {
+    fn forget(&mut self, key: &str) {
+        self.props.retain(|(k, _), _| k != key);
+        self.moves.remove(key);
+        self.creates.remove(key);
+    }
+
+    fn record(&mut self, e: &Edit) {
+        if let Ok(t) = std::env::var("NODESYNC_TRACE") {
+            if format!("{e:?}").contains(&format!("\"{t}\"")) {
+                eprintln!("TRACE edit {e:?}");
+            }
+        }
+        self.edits += 1;
+        match e {
+            Edit::Create { key, props } => {
+                self.creates.insert(key.clone());
+                for (p, v) in props {
+                    self.props.insert((key.clone(), p.clone()), v.clone());
+                }
+            }
+            Edit::Set { key, prop, value } => {
+                self.props.insert((key.clone(), prop.clone()), value.clone());
+            }
+            Edit::Move { key, parent } => {
+                self.moves.insert(key.clone(), parent.clone());
+            }
+            Edit::Delete { key, subtree } => {
+                for k in subtree {
+                    self.forget(k);
+                }
+                self.deletes.insert(key.clone());
+            }
+        }
+    }
+
+    /// Drops reported by rebases, then the patches committed.
+    fn absorb(&mut self, rep: &mut Replica) {
+        let trace = std::env::var("NODESYNC_TRACE").ok();
+        for d in rep.take_dropped() {
+            if trace.as_deref() == Some(d.key.as_str()) {
+                eprintln!("TRACE {} dropped {d:?}", rep.config().client);
+            }
+            *self.dropped.entry(d.rule.name()).or_default() += 1;
+            match &d.rule {
+                Rule::PropConflict { prop } => {
+                    self.props.remove(&(d.key.clone(), prop.clone()));
+                }
+                Rule::KindConflict => {
+                    self.props.remove(&(d.key.clone(), "@kind".to_string()));
+                }
+                Rule::EditOfDeleted | Rule::DeletedWithSubtree | Rule::CreateUnderDeleted => self.forget(&d.key),
+                Rule::MoveUnderDeleted | Rule::MoveCycle => {
+                    self.moves.remove(&d.key);
+                }
+            }
+        }
+        for (_, patch) in rep.take_committed() {
+            if let Some(t) = &trace {
+                if patch.to_string().contains(&format!("\"{t}\"")) {
+                    eprintln!("TRACE {} committed {patch}", rep.config().client);
+                }
+            }
+            for op in patch["ops"].as_array().unwrap() {
+                let key = op["key"].as_str().unwrap().to_string();
+                let props = &mut self.props;
+                let mut seen = |p: &str, v: &Value| {
+                    let k = (key.clone(), p.to_string());
+                    if props.get(&k) == Some(v) {
+                        props.remove(&k);
+                    }
+                };
+                match op["op"].as_str().unwrap() {
+                    "create" => {
+                        // created where it was later moved to, before the create was sent
+                        if self.moves.get(&key).map(String::as_str) == op["parent"].as_str() {
+                            self.moves.remove(&key);
+                        }
+                        seen("@kind", &op["kind"]);
+                        let created = op["props"].as_object().unwrap();
+                        for (p, v) in created {
+                            seen(p, v);
+                        }
+                        // props set then removed before the create was sent
+                        self.props.retain(|(k, p), v| !(k == &key && v.is_null() && !created.contains_key(p)));
+                        self.creates.remove(&key);
+                    }
+                    "update" => {
+                        if let Some(kind) = op.get("kind") {
+                            seen("@kind", kind);
+                        }
+                        if let Some(delta) = op.get("props").and_then(Value::as_object) {
+                            for (p, v) in delta {
+                                seen(p, v);
+                            }
+                        }
+                    }
+                    "move" => {
+                        if self.moves.get(&key).map(String::as_str) == op["parent"].as_str() {
+                            self.moves.remove(&key);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // edits the server already has (someone made the same change): in the server state
+        let shadow = rep.shadow();
+        self.props.retain(|(k, p), v| {
+            !shadow.get(k).is_some_and(|n| if p == "@kind" { Some(n.kind.as_str()) == v.as_str() } else { n.props.get(p).unwrap_or(&Value::Null) == v })
+        });
+        self.moves.retain(|k, p| shadow.parent(k) != Some(p.as_str()));
+    }
+}
+
+fn open(doc: &str, i: usize, tag: &str, seed: u64) -> Replica {
+    let mut cfg = Config::new(doc, &format!("{tag}r{i}"));
+    cfg.key_prefix = Some(format!("r{i}."));
+    cfg.seed = seed.wrapping_mul(31).wrapping_add(i as u64);
+    // two of the eight replicas keep their own value on both-sides conflicts
+    cfg.policy = if i % 4 == 3 { Policy::LocalWins } else { Policy::ServerWins };
+    cfg.max_attempts = 40;
+    let mut r = Replica::open(common::connect("convergence"), cfg).unwrap();
+    r.listen().unwrap();
+    r
+}
+
+fn new_seeded_doc(size: usize) -> String {
+    let mut c = common::connect("convergence");
+    let doc = common::new_doc(&mut c, "conv");
+    c.execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &seed_patch(size)]).unwrap();
+    doc
+}
+
+/// Push and pull everyone until nothing is left to send, then check every invariant.
+fn quiesce_and_check(doc: &str, reps: &mut [(Replica, Ledger)]) -> Result<String, String> {
+    for round in 0.. {
+        if round == 10 {
+            return Err("no quiescence after 10 rounds".into());
+        }
+        for (r, l) in reps.iter_mut() {
+            r.push().map_err(|e| format!("push at quiescence: {e}"))?;
+            l.absorb(r);
+        }
+        for (r, l) in reps.iter_mut() {
+            r.pull().map_err(|e| format!("pull at quiescence: {e}"))?;
+            l.absorb(r);
+        }
+        let gen = reps[0].0.gen();
+        if reps.iter().all(|(r, _)| !r.has_local_edits() && r.gen() == gen) {
+            break;
+        }
+    }
+    let mut c = common::connect("convergence");
+    let snap: Value = c.query_one("SELECT nodesync.snapshot($1)", &[&doc]).unwrap().get(0);
+    let server = Tree::from_snapshot(&snap).unwrap();
+    let flat = server.flat();
+    for (i, (r, l)) in reps.iter().enumerate() {
+        if r.tree().flat() != flat {
+            let local = r.tree().flat();
+            let diff: Vec<&String> = flat.keys().chain(local.keys()).filter(|k| flat.get(*k) != local.get(*k)).take(5).collect();
+            return Err(format!("replica {i}: local tree differs from snapshot at gen {} (keys {diff:?})", server.gen));
+        }
+        if r.shadow() != &server {
+            return Err(format!("replica {i}: shadow differs from snapshot"));
+        }
+        for ((k, p), v) in &l.props {
+            let ok = server.get(k).is_some_and(|n| if p == "@kind" { Some(n.kind.as_str()) == v.as_str() } else { n.props.get(p).unwrap_or(&Value::Null) == v });
+            if !ok {
+                return Err(format!("replica {i}: edit {k}.{p} = {v} is neither on the server nor reported dropped"));
+            }
+        }
+        for k in &l.creates {
+            return Err(format!("replica {i}: create of {k} was never committed nor reported dropped"));
+        }
+        for (k, p) in &l.moves {
+            if server.parent(k) != Some(p.as_str()) {
+                return Err(format!("replica {i}: move of {k} under {p} is neither on the server nor reported dropped"));
+            }
+        }
+        for k in &l.deletes {
+            if server.contains(k) {
+                return Err(format!("replica {i}: deleted {k} is still on the server"));
+            }
+        }
+    }
+    // no (client, seq) twice; every commit of every replica is in the log exactly once
+    let rows = c.query("SELECT client, seq, patch FROM nodesync.changes_since($1, 0)", &[&doc]).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut per_client: BTreeMap<String, u64> = BTreeMap::new();
+    let mut created = BTreeSet::new();
+    for row in &rows {
+        let client: Option<String> = row.get(0);
+        let seq: Option<i64> = row.get(1);
+        let patch: Value = row.get(2);
+        if let Some(client) = client {
+            if !seen.insert((client.clone(), seq)) {
+                return Err(format!("({client}, {seq:?}) applied twice"));
+            }
+            *per_client.entry(client).or_default() += 1;
+        }
+        for op in patch["ops"].as_array().unwrap() {
+            if op["op"] == "create" && !created.insert(op["key"].as_str().unwrap().to_string()) {
+                return Err(format!("{} created twice", op["key"]));
+            }
+        }
+    }
+    for (r, _) in reps.iter() {
+        let n = per_client.get(&r.config().client).copied().unwrap_or(0);
+        if n != r.stats.commits {
+            return Err(format!("{}: {} commits in the log, {} counted by the replica", r.config().client, n, r.stats.commits));
+        }
+    }
+    let edits: u64 = reps.iter().map(|(_, l)| l.edits).sum();
+    let commits: u64 = reps.iter().map(|(r, _)| r.stats.commits).sum();
+    let conflicts: u64 = reps.iter().map(|(r, _)| r.stats.conflicts).sum();
+    let mut dropped: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, l) in reps.iter() {
+        for (k, v) in &l.dropped {
+            *dropped.entry(k).or_default() += v;
+        }
+    }
+    Ok(format!(
+        "{edits} edits, {commits} commits, {conflicts} conflicts, dropped {dropped:?}, {} nodes at gen {}",
+        server.len(),
+        server.gen
+    ))
+}
+
+fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
+    let doc = new_seeded_doc(30);
+    let mut reps: Vec<(Replica, Ledger)> = (0..REPLICAS).map(|i| (open(&doc, i, &format!("s{seed}"), seed), Ledger::default())).collect();
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut token = 0u64;
+    for _ in 0..steps {
+        let i = rng.below(REPLICAS as u32) as usize;
+        let (r, l) = &mut reps[i];
+        match rng.below(12) {
+            0..=5 => {
+                for _ in 0..1 + rng.below(3) {
+                    token += 1;
+                    if let Some(e) = random_edit(r, &mut rng, &format!("t{token}"), 40) {
+                        l.record(&e);
+                    }
+                }
+            }
+            6..=8 => {
+                r.push().map_err(|e| format!("push: {e}"))?;
+            }
+            9 => {
+                r.pull().map_err(|e| format!("pull: {e}"))?;
+            }
+            10 => {
+                r.wait(Duration::ZERO).map_err(|e| format!("live: {e}"))?;
+            }
+            _ => {
+                r.sync().map_err(|e| format!("sync: {e}"))?;
+            }
+        }
+        l.absorb(r);
+        r.tree().check().map_err(|e| format!("replica {i}: local tree broken: {e}"))?;
+    }
+    quiesce_and_check(&doc, &mut reps)
+}
+
+#[test]
+fn eight_replicas_converge_in_random_interleavings() {
+    let steps: usize = std::env::var("NODESYNC_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(400);
+    let seeds: Vec<u64> = match std::env::var("NODESYNC_SEED").ok().and_then(|s| s.parse().ok()) {
+        Some(s) => vec![s],
+        None => {
+            let n: u64 = std::env::var("NODESYNC_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+            let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 100_000;
+            (0..n).map(|i| base * 10 + i).collect()
+        }
+    };
+    for seed in seeds {
+        let t0 = Instant::now();
+        match run_seed(seed, steps) {
+            Ok(summary) => eprintln!("seed {seed}: ok in {:.1}s: {summary}", t0.elapsed().as_secs_f64()),
+            Err(e) => panic!("seed {seed} failed: {e}\nreplay with NODESYNC_SEED={seed} NODESYNC_STEPS={steps}"),
+        }
+    }
+}
+
+#[test]
+fn eight_threads_edit_concurrently_and_converge() {
+    let secs: f64 = std::env::var("NODESYNC_THREAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4.0);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64 % 1_000_000;
+    let doc = new_seeded_doc(40);
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let handles: Vec<_> = (0..REPLICAS)
+        .map(|i| {
+            let doc = doc.clone();
+            std::thread::spawn(move || -> Result<(Replica, Ledger), String> {
+                let mut r = open(&doc, i, &format!("t{seed}"), seed);
+                let mut l = Ledger::default();
+                let mut rng = Rng((seed + i as u64 * 7919) | 1);
+                let mut token = 0;
+                while Instant::now() < deadline {
+                    for _ in 0..1 + rng.below(3) {
+                        token += 1;
+                        if let Some(e) = random_edit(&mut r, &mut rng, &format!("t{i}.{token}"), 50) {
+                            l.record(&e);
+                        }
+                    }
+                    match r.push() {
+                        // contention did not clear within the attempts: the edits stay local
+                        // and go with the next push
+                        Ok(_) | Err(pg_nodesync_client::Error::Contention { .. }) => {}
+                        Err(e) => return Err(format!("push: {e}")),
+                    }
+                    r.wait(Duration::ZERO).map_err(|e| format!("live: {e}"))?;
+                    l.absorb(&mut r);
+                }
+                Ok((r, l))
+            })
+        })
+        .collect();
+    let mut reps = vec![];
+    for h in handles {
+        reps.push(h.join().unwrap().unwrap_or_else(|e| panic!("seed {seed}: {e}")));
+    }
+    match quiesce_and_check(&doc, &mut reps) {
+        Ok(s) => eprintln!("threads (seed {seed}): {s}"),
+        Err(e) => panic!("threads (seed {seed}): {e}"),
+    }
+}
