@@ -349,6 +349,11 @@ impl Replica {
         &self.cfg
     }
 
+    /// Changes the both-sides conflict policy from now on.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.cfg.policy = policy;
+    }
+
     /// True if there are local edits not yet on the server.
     pub fn has_local_edits(&self) -> bool {
         !self.dirty.is_empty() || !self.placed.is_empty()
