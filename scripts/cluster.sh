@@ -17,7 +17,8 @@ case "${1:-}" in
         || { cat "$DIR/initdb.log" >&2; exit 1; }
     fi
     if as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then exit 0; fi
-    as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
+    # RUST_BACKTRACE in the server's environment would put Rust backtraces into error DETAILs
+    as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
       -o "-p $PORT -k $DIR -c listen_addresses='' -c max_connections=60 -c shared_buffers=256MB -c fsync=${NODESYNC_FSYNC:-on}" start >/dev/null \
       || { tail -20 "$DIR/server.log" >&2; exit 1; }
     ;;

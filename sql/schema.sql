@@ -78,7 +78,7 @@ COMMENT ON TABLE nodesync.client_seq IS 'pg_nodesync: last seq per client, kept 
 CREATE TYPE nodesync.node AS (
     key     text,
     parent  text,
-    pos     text,
+    pos     text COLLATE "C",   -- so ORDER BY pos sorts siblings in any database locale
     kind    text,
     props   jsonb,
     version bigint,
@@ -91,6 +91,14 @@ SELECT d.doc, t.key, t.parent, t.pos, t.kind, t.props, t.version, t.gen
   FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id
  WHERE NOT t.deleted;
 COMMENT ON VIEW nodesync.live_nodes IS 'pg_nodesync: every live node of every document';
+
+-- The data is the user's: pg_dump must dump it (not just CREATE EXTENSION).
+SELECT pg_catalog.pg_extension_config_dump('nodesync.documents', '');
+SELECT pg_catalog.pg_extension_config_dump('nodesync.documents_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nodesync.tree', '');
+SELECT pg_catalog.pg_extension_config_dump('nodesync.piece', '');
+SELECT pg_catalog.pg_extension_config_dump('nodesync.change', '');
+SELECT pg_catalog.pg_extension_config_dump('nodesync.client_seq', '');
 
 -- Privileges (docs/security.md). Writes go through the functions only: nobody but the
 -- extension's owner may write these tables; the write functions check the caller's access with

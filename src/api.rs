@@ -30,7 +30,7 @@ fn create_doc(
     let r: Result<i64> = (|| {
         let doc = doc_arg(doc)?;
         let kind = root_kind.ok_or_else(|| Error::InvalidArgument("root_kind must not be NULL".into()))?;
-        let props = root_props.map(|j| j.0).unwrap_or_else(|| json!({}));
+        let props = root_props.ok_or_else(|| Error::InvalidArgument("root_props must not be NULL (use '{}')".into()))?.0;
         Spi::connect_mut(|c| docs::create(c, doc, kind, &props, &limits()))
     })();
     r.or_raise()
@@ -59,6 +59,24 @@ fn apply(
     seq: Option<i64>,
 ) -> Result<std::result::Result<Value, Error>> {
     let doc = doc_arg(doc)?;
+    apply_to(doc, patch, client, seq).map_err(|e| e.in_doc(doc))
+}
+
+fn check_base(doc: &str, base: Option<i64>, gen: i64) -> Result<()> {
+    match base {
+        Some(b) if b > gen => Err(Error::invalid_patch(format!(
+            "base {b} is after document \"{doc}\"'s current gen {gen}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn apply_to(
+    doc: &str,
+    patch: Option<JsonB>,
+    client: Option<&str>,
+    seq: Option<i64>,
+) -> Result<std::result::Result<Value, Error>> {
     let patch = patch.ok_or_else(|| Error::InvalidArgument("patch must not be NULL".into()))?.0;
     if seq.is_some() && client.is_none() {
         return Err(Error::InvalidArgument("seq given without client: (client, seq) go together".into()));
@@ -71,6 +89,7 @@ fn apply(
     Spi::connect_mut(|c| {
         if parsed.ops.is_empty() && seq.is_none() {
             let d = docs::get(c, doc)?;
+            check_base(doc, parsed.base, d.gen)?;
             return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
         }
         // the caller's write access, and the per-document commit lock
@@ -81,16 +100,9 @@ fn apply(
                 return Ok(Ok(dup));
             }
         }
+        check_base(doc, parsed.base, d.gen)?;
         if parsed.ops.is_empty() {
             return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
-        }
-        if let Some(b) = parsed.base {
-            if b > d.gen {
-                return Err(Error::InvalidPatch {
-                    op: None,
-                    msg: format!("base {b} is after document \"{doc}\"'s current gen {}", d.gen),
-                });
-            }
         }
         let mut store = SpiStore { client: c, doc_id: d.id };
         match evaluate(&mut store, &parsed, limits)? {
@@ -98,7 +110,8 @@ fn apply(
             Outcome::Plan(plan) => {
                 let live = d.live_nodes + plan.live_delta();
                 let max_nodes = crate::guc::MAX_NODES.get() as i64;
-                if live > max_nodes {
+                // only a patch that grows the document can break the limit (deletes always work)
+                if plan.live_delta() > 0 && live > max_nodes {
                     return Err(Error::Limit {
                         guc: "nodesync.max_nodes",
                         limit: max_nodes,
@@ -188,7 +201,7 @@ fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
 fn _snapshot_text(doc: Option<&str>, at_gen: Option<i64>) -> String {
     let r: Result<String> = (|| {
         let doc = doc_arg(doc)?;
-        Spi::connect_mut(|c| read::snapshot(c, doc, at_gen))
+        Spi::connect_mut(|c| read::snapshot(c, doc, at_gen)).map_err(|e| e.in_doc(doc))
     })();
     r.or_raise()
 }
@@ -199,7 +212,7 @@ fn _snapshot_text(doc: Option<&str>, at_gen: Option<i64>) -> String {
 fn _diff_text(doc: Option<&str>, since: Option<i64>) -> String {
     let r: Result<String> = (|| {
         let doc = doc_arg(doc)?;
-        Spi::connect_mut(|c| read::diff(c, doc, since))
+        Spi::connect_mut(|c| read::diff(c, doc, since)).map_err(|e| e.in_doc(doc))
     })();
     r.or_raise()
 }
@@ -225,7 +238,7 @@ fn _check_history(doc: Option<&str>, since: Option<i64>, what: Option<&str>) -> 
             Some("changes_since") => "changes_since",
             _ => "history",
         };
-        Spi::connect_mut(|c| read::check_history(c, doc, since, what))
+        Spi::connect_mut(|c| read::check_history(c, doc, since, what)).map_err(|e| e.in_doc(doc))
     })();
     r.or_raise()
 }

@@ -49,7 +49,8 @@ const DELETE_NODES: Stmt = Stmt {
 const CREATE_NODES: Stmt = Stmt {
     sql: "INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen, deleted)
           SELECT $1, u.key, u.parent, u.pos, u.kind, u.props::jsonb, 1, $3, u.props IS NULL
-            FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(key, parent, pos, kind, props)",
+            FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(key, parent, pos, kind, props)
+          RETURNING key, coalesce(octet_length(props::text), 0)",
     args: &[INT8OID, TEXTARRAYOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID],
 };
 const LOG: Stmt = Stmt {
@@ -117,22 +118,7 @@ pub fn commit(
             &CHANGE_NODES,
             &[doc_id.into(), keys.into(), gen.into(), moved.into(), parents.into(), poss.into(), kinds.into(), deltas.into()],
         )?;
-        for r in t {
-            let bytes: i32 = req(&r, 2)?;
-            if bytes as usize > limits.max_props_bytes {
-                let key: String = req(&r, 1)?;
-                return Err(Error::Limit {
-                    guc: "nodesync.max_props_bytes",
-                    limit: limits.max_props_bytes as i64,
-                    actual: bytes as i64,
-                    what: format!(
-                        "props of \"{}\" in document \"{doc}\" would be {bytes} bytes, more than nodesync.max_props_bytes ({})",
-                        nodesync_core::patch::shorten(&key),
-                        limits.max_props_bytes
-                    ),
-                });
-            }
-        }
+        check_props_size(t, doc, limits)?;
     }
     if !plan.deletes.is_empty() {
         exec(client, &DELETE_NODES, &[doc_id.into(), plan.deletes.clone().into(), gen.into()])?;
@@ -155,11 +141,12 @@ pub fn commit(
             kinds.push(kind.clone());
             props.push(None);
         }
-        exec(
+        let t = exec(
             client,
             &CREATE_NODES,
             &[doc_id.into(), keys.into(), gen.into(), parents.into(), poss.into(), kinds.into(), props.into()],
         )?;
+        check_props_size(t, doc, limits)?;
     }
     let versions = Value::Object(plan.versions.clone()).to_string();
     exec(
@@ -169,6 +156,28 @@ pub fn commit(
     )?;
     exec(client, &BUMP, &[doc_id.into(), gen.into(), plan.live_delta().into()])?;
     notify(client, &notify_payload(doc, Some(gen)))
+}
+
+/// `nodesync.max_props_bytes` on written rows `(key, octet_length(props::text))`: one measure
+/// (the jsonb text form) for created and changed nodes alike.
+fn check_props_size(rows: pgrx::spi::SpiTupleTable<'_>, doc: &str, limits: &Limits) -> Result<()> {
+    for r in rows {
+        let bytes: i32 = req(&r, 2)?;
+        if bytes as usize > limits.max_props_bytes {
+            let key: String = req(&r, 1)?;
+            return Err(Error::Limit {
+                guc: "nodesync.max_props_bytes",
+                limit: limits.max_props_bytes as i64,
+                actual: bytes as i64,
+                what: format!(
+                    "props of \"{}\" in document \"{doc}\" would be {bytes} bytes (as jsonb text), more than nodesync.max_props_bytes ({})",
+                    nodesync_core::patch::shorten(&key),
+                    limits.max_props_bytes
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 const LAST_SEQ: Stmt = Stmt {

@@ -283,6 +283,72 @@ mod tests {
         assert_eq!(int("SELECT live_nodes FROM nodesync.documents WHERE doc = 'd'"), 4);
     }
 
+    #[pg_test]
+    fn props_size_is_one_measure_for_create_and_update() {
+        Spi::run("SELECT nodesync.create_doc('d')").unwrap();
+        // {"a": 1, "b": 2, "c": 3, "d": 4} is 32 bytes as jsonb text
+        Spi::run("SET LOCAL nodesync.max_props_bytes = 32").unwrap();
+        patch("d", json!([{"op": "create", "key": "n", "kind": "p", "parent": "root", "props": {"a": 1, "b": 2, "c": 3, "d": 4}}]));
+        patch("d", json!([{"op": "update", "key": "n", "version": 1, "props": {"a": 1}}]));
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "n", "version": 2, "props": {"e": 5}}]}')"#);
+        assert_eq!(e["state"], "22023", "{e}");
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "m", "kind": "p", "parent": "root", "props": {"a": 1, "b": 2, "c": 3, "d": 44}}]}')"#);
+        assert_eq!(e["state"], "22023", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("nodesync.max_props_bytes"), "{e}");
+        // removing keys is always possible
+        patch("d", json!([{"op": "update", "key": "n", "version": 2, "props": {"a": null, "b": null}}]));
+    }
+
+    #[pg_test]
+    fn max_nodes_never_blocks_deletes() {
+        fixture("d");
+        Spi::run("SET LOCAL nodesync.max_nodes = 2").unwrap();
+        assert_eq!(state(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "n", "kind": "p", "parent": "root"}]}')"#), "22023");
+        patch("d", json!([{"op": "delete", "key": "a", "version": 1}]));
+        patch("d", json!([{"op": "update", "key": "b", "version": 1}]));
+    }
+
+    #[pg_test]
+    fn conflicts_come_before_state_dependent_limits() {
+        fixture("d");
+        Spi::run("SET LOCAL nodesync.max_depth = 2").unwrap();
+        // op 0 conflicts; op 1 would be too deep: try_apply_patch reports the conflict
+        let r = q(r#"SELECT nodesync.try_apply_patch('d', '{"ops": [{"op": "update", "key": "a", "version": 5}, {"op": "create", "key": "deep", "kind": "p", "parent": "s1"}]}')"#);
+        assert_eq!(r["ok"], false, "{r}");
+        assert_eq!(r["conflicts"][0]["reason"], "version");
+        assert_eq!(state(r#"SELECT nodesync.try_apply_patch('d', '{"ops": [{"op": "create", "key": "deep", "kind": "p", "parent": "s1"}]}')"#), "22023");
+    }
+
+    #[pg_test]
+    fn argument_errors_name_the_document() {
+        fixture("d");
+        let e = catch(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "nope"}]}')"#);
+        assert!(e["message"].as_str().unwrap().contains("document \"d\""), "{e}");
+        let e = catch("SELECT nodesync.diff_since('d', 99)");
+        assert!(e["message"].as_str().unwrap().contains("document \"d\""), "{e}");
+        assert_eq!(state(r#"SELECT nodesync.apply_patch('d', '{"base": 99, "ops": []}')"#), "22023");
+        assert_eq!(state(r#"SELECT nodesync.apply_patch('d', '{"base": 99, "ops": []}', 'c', 1)"#), "22023");
+        assert_eq!(state("SELECT nodesync.create_doc('e', 'doc', NULL)"), "22023");
+    }
+
+    #[pg_test]
+    fn node_pos_sorts_in_byte_order_in_any_locale() {
+        fixture("d");
+        assert_eq!(
+            Spi::get_one::<String>("SELECT collname::text FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation WHERE a.attrelid = 'nodesync.node'::regclass AND a.attname = 'pos'").unwrap().unwrap(),
+            "C"
+        );
+        patch("d", json!([{"op": "create", "key": "first", "kind": "p", "parent": "root", "after": null}]));
+        let by_pos = q("SELECT jsonb_agg(key ORDER BY pos) FROM nodesync.nodes('d') WHERE parent = 'root'");
+        assert_eq!(by_pos, json!(["first", "a", "b", "s"]));
+    }
+
+    #[pg_test]
+    fn extension_tables_are_dumped() {
+        let n = int("SELECT count(*) FROM pg_extension, unnest(extconfig) c WHERE extname = 'pg_nodesync'");
+        assert_eq!(n, 6, "documents, its id sequence, tree, piece, change, client_seq");
+    }
+
     // ---- permissions (docs/security.md) ----------------------------------------------------
 
     /// Two tenants: alice and bob see and write only their own documents, plus what an app

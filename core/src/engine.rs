@@ -351,22 +351,16 @@ impl<'s, S: Store> Engine<'s, S> {
         if let Err(c) = self.checked(i, key, version)? {
             return Ok(Some(c));
         }
-        let max_props = self.limits.max_props_bytes;
         let e = self.touch(key)?;
         if let Some(k) = kind {
             e.kind = k.clone();
             e.kind_changed = true;
         }
+        // (a node's props size is checked where it is written: history::commit)
         if let Some(delta) = props {
             let created = e.orig.is_none();
             match (&mut e.props, created) {
-                (Some(full), true) => {
-                    merge_delta(full, delta);
-                    let bytes = Value::Object(full.clone()).to_string().len();
-                    if bytes > max_props {
-                        return Err(props_limit(i, key, bytes, max_props));
-                    }
-                }
+                (Some(full), true) => merge_delta(full, delta),
                 (Some(d), false) => compose_delta(d, delta),
                 (None, _) => e.props = Some(delta.clone()),
             }
@@ -593,17 +587,6 @@ fn conflict(op: usize, key: &str, reason: Reason, note: String) -> Conflict {
     Conflict { op, key: key.to_string(), reason, expected: None, actual: None, note }
 }
 
-fn props_limit(i: usize, key: &str, bytes: usize, max: usize) -> Error {
-    Error::Limit {
-        guc: "nodesync.max_props_bytes",
-        limit: max as i64,
-        actual: bytes as i64,
-        what: format!(
-            "op {i}: props of \"{}\" would be {bytes} bytes, more than nodesync.max_props_bytes ({max})",
-            shorten(key)
-        ),
-    }
-}
 
 /// Evaluates `patch` against `store`. Conflicts are collected for every op (in op order);
 /// an op that conflicts has no effect on the ops after it.
@@ -620,13 +603,17 @@ pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Resul
     let mut conflicts = Vec::new();
     for (i, op) in patch.ops.iter().enumerate() {
         let c = match op {
-            Op::Create { key, kind, props, parent, place } => eng.create(i, key, kind, props, parent, place)?,
-            Op::Update { key, version, kind, props } => eng.update(i, key, *version, kind, props)?,
-            Op::Move { key, version, parent, place } => eng.move_(i, key, *version, parent, place)?,
-            Op::Delete { key, version } => eng.delete(i, key, *version, patch.base)?,
+            Op::Create { key, kind, props, parent, place } => eng.create(i, key, kind, props, parent, place),
+            Op::Update { key, version, kind, props } => eng.update(i, key, *version, kind, props),
+            Op::Move { key, version, parent, place } => eng.move_(i, key, *version, parent, place),
+            Op::Delete { key, version } => eng.delete(i, key, *version, patch.base),
         };
-        if let Some(c) = c {
-            conflicts.push(c);
+        match c {
+            Ok(Some(c)) => conflicts.push(c),
+            Ok(None) => {}
+            // a limit that depends on the state (depth) is judged after a rebase: conflicts first
+            Err(Error::Limit { .. }) if !conflicts.is_empty() => break,
+            Err(e) => return Err(e),
         }
     }
     if !conflicts.is_empty() {

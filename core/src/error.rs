@@ -101,6 +101,8 @@ impl SqlState {
 pub enum Error {
     /// The patch JSON is malformed (SPEC §2 "Invalid patches"). `op` is the op index if any.
     InvalidPatch { op: Option<usize>, msg: String },
+    /// Any error, in the context of one document (messages name it).
+    InDoc { doc: String, err: Box<Error> },
     /// A function argument is invalid (NULL, empty id, gen out of range...).
     InvalidArgument(String),
     /// A configured limit (a GUC) was exceeded.
@@ -128,8 +130,19 @@ impl Error {
         Error::InvalidPatch { op: None, msg: msg.into() }
     }
 
+    /// Names the document in the message of argument, patch and limit errors.
+    pub fn in_doc(self, doc: &str) -> Error {
+        match self {
+            e @ (Error::InvalidPatch { .. } | Error::InvalidArgument(_) | Error::Limit { .. }) => {
+                Error::InDoc { doc: doc.to_string(), err: Box::new(e) }
+            }
+            e => e,
+        }
+    }
+
     pub fn sqlstate(&self) -> SqlState {
         match self {
+            Error::InDoc { err, .. } => err.sqlstate(),
             Error::InvalidPatch { .. } | Error::InvalidArgument(_) | Error::Limit { .. } => {
                 SqlState::InvalidParameterValue
             }
@@ -144,6 +157,7 @@ impl Error {
     /// The DETAIL line: JSON for conflicts (SPEC §4), prose or nothing otherwise.
     pub fn detail(&self) -> Option<String> {
         match self {
+            Error::InDoc { err, .. } => err.detail(),
             Error::Conflict { gen, conflicts, .. } => Some(
                 json!({"gen": gen, "conflicts": conflicts.iter().map(Conflict::to_json).collect::<Vec<_>>()})
                     .to_string(),
@@ -164,6 +178,7 @@ impl Error {
     /// A HINT line, when there is something useful to do.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::InDoc { err, .. } => err.hint(),
             Error::Conflict { .. } => Some(
                 "fetch nodesync.diff_since(doc, your base gen), rebase the patch onto it and retry"
                     .into(),
@@ -178,6 +193,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::InDoc { doc, err } => write!(f, "document \"{doc}\": {err}"),
             Error::InvalidPatch { op: Some(i), msg } => write!(f, "invalid patch: op {i}: {msg}"),
             Error::InvalidPatch { op: None, msg } => write!(f, "invalid patch: {msg}"),
             Error::InvalidArgument(msg) => f.write_str(msg),

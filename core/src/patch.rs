@@ -16,7 +16,8 @@ pub const ROOT: &str = "root";
 pub struct Limits {
     /// `nodesync.max_ops_per_patch`
     pub max_ops: usize,
-    /// `nodesync.max_props_bytes`: the JSON text of one op's `props` (and of a node's props).
+    /// `nodesync.max_props_bytes`: a node's props as jsonb text. The parser rejects a `create`
+    /// whose props' compact JSON is already longer; the exact check is where props are written.
     pub max_props_bytes: usize,
     /// `nodesync.max_key_bytes`: keys of created nodes (at most [`MAX_NAME_BYTES`]).
     pub max_key_bytes: usize,
@@ -286,7 +287,10 @@ impl<'a> Fields<'a> {
         match self.obj.get("props") {
             None => Ok(None),
             Some(Value::Object(m)) => {
-                let bytes = Value::Object(m.clone()).to_string().len();
+                // the values this op stores, as compact JSON: a lower bound of the node's
+                // props as jsonb text, which history::commit checks exactly
+                let stored: Map<String, Value> = m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let bytes = Value::Object(stored).to_string().len();
                 if bytes > limits.max_props_bytes {
                     return Err(Error::Limit {
                         guc: "nodesync.max_props_bytes",
