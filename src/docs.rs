@@ -57,7 +57,8 @@ const INSERT_DOC: Stmt = Stmt {
     args: &[TEXTOID, TEXTOID],
 };
 const INSERT_ROOT: Stmt = Stmt {
-    sql: "INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen) VALUES ($1, $2, NULL, NULL, $3, $4::jsonb, 1, 1)",
+    sql: "INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen) VALUES ($1, $2, NULL, NULL, $3, $4::jsonb, 1, 1)
+          RETURNING octet_length(props::text)",
     args: &[INT8OID, TEXTOID, TEXTOID, TEXTOID],
 };
 
@@ -72,14 +73,6 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
         }
         other => return Err(Error::InvalidArgument(format!("root_props must be a JSON object, got {other}"))),
     };
-    if props.len() > limits.max_props_bytes {
-        return Err(Error::Limit {
-            guc: "nodesync.max_props_bytes",
-            limit: limits.max_props_bytes as i64,
-            actual: props.len() as i64,
-            what: format!("root_props are {} bytes, more than nodesync.max_props_bytes ({})", props.len(), limits.max_props_bytes),
-        });
-    }
     let created_by = crate::access::current_user(client)?;
     let _owner = crate::access::AsOwner::enter(client)?;
     let t = exec(client, &INSERT_DOC, &[doc.into(), created_by.into()])?;
@@ -87,7 +80,22 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
         Some(r) => req(&r, 1)?,
         None => return Err(Error::DocExists(doc.to_string())),
     };
-    exec(client, &INSERT_ROOT, &[id.into(), ROOT.into(), root_kind.into(), props.into()])?;
+    let t = exec(client, &INSERT_ROOT, &[id.into(), ROOT.into(), root_kind.into(), props.into()])?;
+    let bytes: i32 = match t.into_iter().next() {
+        Some(r) => req(&r, 1)?,
+        None => 0,
+    };
+    if bytes as usize > limits.max_props_bytes {
+        return Err(Error::Limit {
+            guc: "nodesync.max_props_bytes",
+            limit: limits.max_props_bytes as i64,
+            actual: bytes as i64,
+            what: format!(
+                "root_props of \"{doc}\" are {bytes} bytes (as jsonb text), more than nodesync.max_props_bytes ({})",
+                limits.max_props_bytes
+            ),
+        });
+    }
     Ok(1)
 }
 
