@@ -2,9 +2,10 @@
 //!
 //! The tests talk to a running server through ordinary client sessions, the way an application
 //! does. The connection comes from the libpq variables PGHOST, PGPORT and PGUSER (see
-//! `scripts/cluster.sh env`). Each test process works in its own database (default
-//! `nodesync_client_tests`, override with NODESYNC_TEST_DB), recreated once per process with a
-//! fresh `CREATE EXTENSION pg_nodesync`, so the tests always see the installed build.
+//! `scripts/cluster.sh env`). Each test process works in a database of its own,
+//! `nodesync_client_<pid>`, created with a fresh `CREATE EXTENSION pg_nodesync` (so the tests
+//! always see the installed build, and test processes running at the same time do not disturb
+//! each other). Databases left by earlier, finished test processes are dropped.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,9 +32,11 @@ fn conninfo(dbname: &str) -> String {
     format!("host={} port={} user={} dbname={dbname} application_name=nodesync_tests", env("PGHOST"), env("PGPORT"), env("PGUSER"))
 }
 
-/// The database the tests use.
+const DB_PREFIX: &str = "nodesync_client_";
+
+/// The database this test process uses.
 pub fn test_db() -> String {
-    std::env::var("NODESYNC_TEST_DB").unwrap_or_else(|_| "nodesync_client_tests".to_string())
+    format!("{DB_PREFIX}{}", std::process::id())
 }
 
 static SETUP: OnceLock<()> = OnceLock::new();
@@ -43,7 +46,19 @@ fn setup() {
         let db = test_db();
         let mut admin = Client::connect(&conninfo("postgres"), NoTls)
             .unwrap_or_else(|e| panic!("cannot connect with {}: {e}", conninfo("postgres")));
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).expect("drop test database");
+        // leftovers of test processes that are gone (the server runs on this machine)
+        let old: Vec<String> = admin
+            .query("SELECT datname FROM pg_database WHERE datname LIKE $1", &[&format!("{DB_PREFIX}%")])
+            .expect("list databases")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for name in old {
+            let pid = name[DB_PREFIX.len()..].parse::<u32>().ok();
+            if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) || name == db {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
         admin.batch_execute(&format!("CREATE DATABASE \"{db}\"")).expect("create test database");
         let mut c = Client::connect(&conninfo(&db), NoTls).expect("connect to the test database");
         c.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION pg_nodesync (is it installed?)");

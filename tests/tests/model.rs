@@ -178,6 +178,42 @@ impl Run<'_> {
     }
 }
 
+/// Sometimes appends ops that use nodes created earlier in the same patch (as parent, anchor,
+/// or target of update/move/delete, whose version checks are skipped), which `random_patch`
+/// alone never does.
+fn augment(mut pj: Value, rng: &mut Rng, next_key: &mut u32) -> Value {
+    let created: Vec<String> = pj["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["op"] == json!("create"))
+        .map(|o| o["key"].as_str().unwrap().to_string())
+        .collect();
+    if created.is_empty() || rng.below(3) != 0 {
+        return pj;
+    }
+    let ops = pj["ops"].as_array_mut().unwrap();
+    for _ in 0..1 + rng.below(3) {
+        let k = created[rng.below(created.len() as u32) as usize].clone();
+        let version = 1 + rng.below(3) as i64;
+        let op = match rng.below(5) {
+            0 => {
+                *next_key += 1;
+                json!({"op": "create", "key": format!("n{next_key}"), "kind": "q", "parent": k})
+            }
+            1 => {
+                *next_key += 1;
+                json!({"op": "create", "key": format!("n{next_key}"), "kind": "q", "parent": "root", "after": k})
+            }
+            2 => json!({"op": "update", "key": k, "version": version, "props": {"u": version}, "kind": "r"}),
+            3 => json!({"op": "move", "key": k, "version": version, "parent": "root", "after": null}),
+            _ => json!({"op": "delete", "key": k, "version": version}),
+        };
+        ops.push(op);
+    }
+    pj
+}
+
 fn run_seed(c: &mut Client, seed: u64) {
     let doc = new_doc(c, &format!("model-{seed}"));
     let mut run = Run { c, doc, model: Model::new("doc", Map::new()), rng: Rng(seed), horizon: 0, ctx: String::new() };
@@ -189,6 +225,7 @@ fn run_seed(c: &mut Client, seed: u64) {
         let len = 4 * (1 + run.rng.below(if step % 4 == 0 { 8 } else { 3 }) as usize);
         let s = run.rng.seed(len);
         let pj = random_patch(run.model.current(), &s, &mut next_key);
+        let pj = augment(pj, &mut run.rng, &mut next_key);
         run.ctx = format!("seed {seed}, step {step}, patch {pj}");
         let parsed = parse(&pj, &Limits::default()).expect("random_patch makes valid patches");
         let want = run.model.apply(&parsed);
