@@ -155,3 +155,60 @@ fn many_writers_consecutive_gens() {
         assert_eq!(n[&format!("w{w}")].version, 1 + per as i64);
     }
 }
+
+/// Readers never wait for writers: while a patch is uncommitted, every read function answers
+/// at once with the last committed state.
+#[test]
+fn reads_do_not_wait_for_an_uncommitted_patch() {
+    let mut a = connect();
+    let doc = new_doc(&mut a, "reads");
+    apply_ok(&mut a, &doc, &json!({"ops": [{"op": "create", "key": "x", "kind": "p", "parent": "root"}]}));
+    let committed = snapshot(&mut a, &doc, None).unwrap();
+    a.batch_execute("BEGIN").unwrap();
+    apply_ok(&mut a, &doc, &json!({"ops": [{"op": "update", "key": "x", "version": 1, "props": {"draft": true}}, {"op": "create", "key": "y", "kind": "p", "parent": "root"}]}));
+    apply_ok(&mut a, &doc, &json!({"ops": []}));
+
+    let mut r = connect();
+    r.batch_execute("SET lock_timeout = '1s'").unwrap();
+    assert_eq!(snapshot(&mut r, &doc, None).unwrap(), committed, "snapshot shows the committed state");
+    assert_eq!(snapshot(&mut r, &doc, Some(2)).unwrap(), committed);
+    let d = diff_since(&mut r, &doc, 1).unwrap();
+    assert_eq!((d["to"].clone(), d["nodes"].as_array().unwrap().len()), (json!(2), 1));
+    assert_eq!(nodes(&mut r, &doc).len(), 2);
+    let n: i64 = r.query_one("SELECT count(*) FROM nodesync.changes_since($1, 0)", &[&doc]).unwrap().get(0);
+    assert_eq!(n, 1);
+    let n: i64 = r.query_one("SELECT count(*) FROM nodesync.node_history($1, 'x')", &[&doc]).unwrap().get(0);
+    assert_eq!(n, 1);
+    // an empty patch reads the gen without taking the commit lock
+    let e = apply(&mut r, &doc, &json!({"ops": []})).unwrap();
+    assert_eq!(e["gen"], json!(2));
+    a.batch_execute("COMMIT").unwrap();
+    assert_eq!(gen(&mut r, &doc), 3);
+}
+
+/// Two sessions creating the same document: one gets gen 1, the other 23505 once the first
+/// commits; if the first rolls back, the second one creates it.
+#[test]
+fn racing_create_doc() {
+    let mut a = connect();
+    let mut monitor = connect();
+    let doc = unique_doc("race-create");
+    for rollback in [false, true] {
+        let doc = format!("{doc}-{rollback}");
+        a.batch_execute("BEGIN").unwrap();
+        a.query_one("SELECT nodesync.create_doc($1)", &[&doc]).unwrap();
+        let mut b = connect();
+        let pid = backend_pid(&mut b);
+        let d2 = doc.clone();
+        let h = thread::spawn(move || b.query_one("SELECT nodesync.create_doc($1)", &[&d2]).map(|r| r.get::<_, i64>(0)).map_err(db_err));
+        assert!(wait_until_lock_waiting(&mut monitor, pid, Duration::from_secs(10)), "the second create_doc waits for the first");
+        a.batch_execute(if rollback { "ROLLBACK" } else { "COMMIT" }).unwrap();
+        let got = h.join().unwrap();
+        if rollback {
+            assert_eq!(got.unwrap(), 1, "the first one rolled back: the second creates the document");
+        } else {
+            assert_eq!(got.unwrap_err().code, "23505");
+        }
+        assert_eq!(gen(&mut a, &doc), 1);
+    }
+}
