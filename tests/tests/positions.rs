@@ -92,21 +92,32 @@ fn inserts_after_one_anchor_and_after_the_newest() {
     let doc = new_doc(&mut c, "pos-mid");
     apply_ok(&mut c, &doc, &json!({"ops": [
         create("same".into(), "root", None), create("anchor".into(), "same", None), create("tail1".into(), "same", None),
-        create("chain".into(), "root", None), create("start".into(), "chain", None), create("tail2".into(), "chain", None)]}));
+        create("chain".into(), "root", None), create("start".into(), "chain", None), create("tail2".into(), "chain", None),
+        create("open".into(), "root", None), create("first".into(), "open", None)]}));
     let t0 = Instant::now();
     // 1,000 inserts, each right after the same anchor (so always between the anchor and the
-    // previous insert), and 1,000 each right after the newest (always before the tail)
+    // previous insert); 1,000 each right after the newest, always before a tail node; and
+    // 1,000 each right after the newest with nothing behind it (an append by anchor)
     let mut newest = "start".to_string();
+    let mut newest_open = "first".to_string();
     for i in 0..1000 {
         let k = format!("n{i:04}");
+        let o = format!("o{i:04}");
         apply_ok(&mut c, &doc, &json!({"ops": [
             create(format!("s{i:04}"), "same", Some(Some("anchor"))),
-            create(k.clone(), "chain", Some(Some(&newest)))]}));
+            create(k.clone(), "chain", Some(Some(&newest))),
+            create(o.clone(), "open", Some(Some(&newest_open)))]}));
         newest = k;
+        newest_open = o;
     }
     let max_same = max_len(&mut c, &doc, "same", "s%");
     let max_chain = max_len(&mut c, &doc, "chain", "n%");
-    println!("pos lengths: 1000 inserts after the same anchor -> max {max_same} bytes; 1000 inserts after the newest -> max {max_chain} bytes ({:.1?})", t0.elapsed());
+    let max_open = max_len(&mut c, &doc, "open", "o%");
+    println!(
+        "pos lengths: 1000 inserts after the same anchor -> max {max_same} bytes; 1000 inserts after the newest, \
+         before a tail -> max {max_chain} bytes; 1000 after the newest, at the end -> max {max_open} bytes ({:.1?})",
+        t0.elapsed()
+    );
 
     let mut want = vec!["anchor".to_string()];
     want.extend((0..1000).rev().map(|i| format!("s{i:04}")));
@@ -116,6 +127,11 @@ fn inserts_after_one_anchor_and_after_the_newest() {
     want.extend((0..1000).map(|i| format!("n{i:04}")));
     want.push("tail2".into());
     assert_eq!(children(&mut c, &doc, "chain"), want);
+    let mut want = vec!["first".to_string()];
+    want.extend((0..1000).map(|i| format!("o{i:04}")));
+    assert_eq!(children(&mut c, &doc, "open"), want);
     // a generous bound: these are the adversarial cases of fractional keys
     assert!(max_same < 1024 && max_chain < 1024, "positions grew beyond 1 KiB: {max_same}, {max_chain}");
+    // after the last child is an append: short like the appends above
+    assert!(max_open < 32, "inserting after the last child must stay short, got {max_open}");
 }
