@@ -63,11 +63,12 @@ pub fn random_edit(rep: &mut Replica, rng: &mut Rng, token: &str, target: usize)
     }
     let roll = roll - p_create;
     if roll < p_delete {
-        // delete: a node whose subtree is not a large part of the document
-        for _ in 0..4 {
+        // delete: a node whose subtree is a small part of the document (often a leaf, sometimes
+        // a few nodes)
+        for _ in 0..6 {
             let k = pick(rng, &non_root)?.clone();
             let subtree = rep.tree().subtree(&k);
-            if subtree.len() * 4 <= size.max(8) {
+            if subtree.len() <= (size / 25).max(3) {
                 rep.delete(&k).ok()?;
                 return Some(Edit::Delete { key: k, subtree });
             }

@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use pg_nodesync_client::{Config, Recovery, Replica};
@@ -21,7 +21,7 @@ fn journal_path(name: &str) -> PathBuf {
 }
 
 /// Runs the probe up to `crash`, then kills it (SIGKILL). Returns the seq it was sending.
-fn run_and_kill(doc: &str, client: &str, journal: &PathBuf, key: &str, crash: &str) -> i64 {
+fn run_and_kill(doc: &str, client: &str, journal: &Path, key: &str, crash: &str) -> i64 {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nodesync-journal-probe"))
         .args([doc, client, journal.to_str().unwrap(), key, crash])
         .stdout(Stdio::piped())
@@ -45,9 +45,9 @@ fn log_entries(c: &mut Client, doc: &str, client: &str) -> Vec<(i64, Value)> {
         .collect()
 }
 
-fn reopen(doc: &str, client: &str, journal: &PathBuf) -> Replica {
+fn reopen(doc: &str, client: &str, journal: &Path) -> Replica {
     let mut cfg = Config::new(doc, client);
-    cfg.journal = Some(journal.clone());
+    cfg.journal = Some(journal.to_path_buf());
     Replica::open(common::connect("journal"), cfg).unwrap()
 }
 
