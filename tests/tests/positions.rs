@@ -84,6 +84,26 @@ fn appends_and_front_inserts_keep_positions_short() {
     assert_eq!(distinct as usize, appends + fronts, "sibling positions are distinct");
     let overall = max_len(&mut c, &doc, "root", "%");
     assert!(overall < 32, "pos must stay under 32 bytes for appends and front inserts, got {overall} (appends {max_append}, front {max_front})");
+
+    // SPEC: a diff's cost grows with what changed, not with the document. One small change in
+    // this 111,000-node document: diff_since(last gen) must be far cheaper than a snapshot.
+    let r = apply_ok(&mut c, &doc, &json!({"ops": [{"op": "update", "key": "a050000", "version": 1, "props": {"x": 1}}]}));
+    let g = r["gen"].as_i64().unwrap();
+    let time = |c: &mut Client, sql: &str| {
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            c.query_one(sql, &[&doc, &(g - 1)]).unwrap();
+            best = best.min(t.elapsed());
+        }
+        best
+    };
+    let t_diff = time(&mut c, "SELECT jsonb_array_length(nodesync.diff_since($1, $2)->'nodes') WHERE $2::bigint IS NOT NULL");
+    let t_snap = time(&mut c, "SELECT length(nodesync.snapshot($1)::text) WHERE $2::bigint IS NOT NULL");
+    let d = diff_since(&mut c, &doc, g - 1).unwrap();
+    assert_eq!(d["nodes"].as_array().unwrap().len(), 1);
+    println!("  diff_since(last gen) {t_diff:.1?} vs snapshot {t_snap:.1?} on {} nodes", appends + fronts + 1);
+    assert!(t_diff * 10 < t_snap, "diff_since of one change should cost far less than a snapshot: {t_diff:?} vs {t_snap:?}");
 }
 
 #[test]
