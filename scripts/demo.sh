@@ -32,8 +32,12 @@ esac
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "build: extension and editors ($BUILD)"
-cargo pgrx install "${CARGO_PROFILE[@]}" --pg-config "$PG_CONFIG" 2>&1 | grep -E "Installing|Finished|error" || true
-[ -f "$("$PG_CONFIG" --pkglibdir)/pg_nodesync.so" ] || { echo "the extension did not install" >&2; exit 1; }
+BUILD_LOG=$(mktemp)
+if ! cargo pgrx install "${CARGO_PROFILE[@]}" --pg-config "$PG_CONFIG" >"$BUILD_LOG" 2>&1; then
+  tail -40 "$BUILD_LOG" >&2; echo "demo: cargo pgrx install failed (log: $BUILD_LOG)" >&2; exit 1
+fi
+grep -E "Finished|Installing" "$BUILD_LOG" | sed 's/\x1b\[[0-9;]*m//g' || true
+rm -f "$BUILD_LOG"
 cargo build "${CARGO_PROFILE[@]}" -q -p pg_nodesync_client --bin nodesync-demo
 
 cleanup() {
