@@ -4,7 +4,6 @@
 //! (sql/functions.sql) over the `_`-prefixed helpers here.
 
 use pgrx::prelude::*;
-use pgrx::JsonB;
 use serde_json::{json, Value};
 
 use nodesync_core::engine::{evaluate, Outcome};
@@ -19,18 +18,28 @@ use crate::history::{self, Origin};
 use crate::read;
 use crate::spi_store::SpiStore;
 
-/// Creates a document with a root node; returns its gen, 1.
+/// jsonb arguments arrive as text (the SQL wrappers in sql/functions.sql cast them) and are
+/// parsed here with exact numbers (serde_json `arbitrary_precision`): props are stored exactly
+/// as sent. Nesting deeper than serde_json's limit (128) is a clean 22023.
+fn json_arg(what: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::InvalidArgument(if e.to_string().contains("recursion limit") {
+            format!("{what} nests JSON deeper than 128 levels, which pg_nodesync does not accept")
+        } else {
+            format!("{what} is not JSON pg_nodesync can read: {e}")
+        })
+    })
+}
+
+/// Helper for nodesync.create_doc(): creates a document with a root node; returns its gen, 1.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn create_doc(
-    doc: Option<&str>,
-    root_kind: default!(Option<&str>, "'doc'"),
-    root_props: default!(Option<JsonB>, "'{}'"),
-) -> i64 {
+fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
     let r: Result<i64> = (|| {
         let doc = doc_arg(doc)?;
         let kind = root_kind.ok_or_else(|| Error::InvalidArgument("root_kind must not be NULL".into()))?;
-        let props = root_props.ok_or_else(|| Error::InvalidArgument("root_props must not be NULL (use '{}')".into()))?.0;
+        let props = root_props.ok_or_else(|| Error::InvalidArgument("root_props must not be NULL (use '{}')".into()))?;
+        let props = json_arg("root_props", props).map_err(|e| e.in_doc(doc))?;
         Spi::connect_mut(|c| docs::create(c, doc, kind, &props, &limits()))
     })();
     r.or_raise()
@@ -54,7 +63,7 @@ fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
 /// conflicts come back as `Ok(Err(..))` so try_apply_patch can return them.
 fn apply(
     doc: Option<&str>,
-    patch: Option<JsonB>,
+    patch: Option<&str>,
     client: Option<&str>,
     seq: Option<i64>,
 ) -> Result<std::result::Result<Value, Error>> {
@@ -73,11 +82,11 @@ fn check_base(doc: &str, base: Option<i64>, gen: i64) -> Result<()> {
 
 fn apply_to(
     doc: &str,
-    patch: Option<JsonB>,
+    patch: Option<&str>,
     client: Option<&str>,
     seq: Option<i64>,
 ) -> Result<std::result::Result<Value, Error>> {
-    let patch = patch.ok_or_else(|| Error::InvalidArgument("patch must not be NULL".into()))?.0;
+    let patch = json_arg("patch", patch.ok_or_else(|| Error::InvalidArgument("patch must not be NULL".into()))?)?;
     if seq.is_some() && client.is_none() {
         return Err(Error::InvalidArgument("seq given without client: (client, seq) go together".into()));
     }
@@ -129,42 +138,35 @@ fn apply_to(
     })
 }
 
-/// Applies a patch atomically; raises 40001 with the conflicts as JSON DETAIL.
+/// Helper for nodesync.apply_patch(): applies a patch atomically; raises 40001 with the
+/// conflicts as JSON DETAIL.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn apply_patch(
-    doc: Option<&str>,
-    patch: Option<JsonB>,
-    client: default!(Option<&str>, "NULL"),
-    seq: default!(Option<i64>, "NULL"),
-) -> JsonB {
+fn _apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
     match apply(doc, patch, client, seq) {
-        Ok(Ok(v)) => JsonB(v),
+        Ok(Ok(v)) => v.to_string(),
         Ok(Err(e)) | Err(e) => crate::errors::raise(e),
     }
 }
 
-/// Like apply_patch, but returns conflicts as `{"ok": false, ...}` instead of raising.
+/// Helper for nodesync.try_apply_patch(): like apply_patch, but returns conflicts as
+/// `{"ok": false, ...}` instead of raising.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn try_apply_patch(
-    doc: Option<&str>,
-    patch: Option<JsonB>,
-    client: default!(Option<&str>, "NULL"),
-    seq: default!(Option<i64>, "NULL"),
-) -> JsonB {
+fn _try_apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
     match apply(doc, patch, client, seq) {
         Ok(Ok(mut v)) => {
             if let Value::Object(m) = &mut v {
                 m.insert("ok".into(), Value::Bool(true));
             }
-            JsonB(v)
+            v.to_string()
         }
-        Ok(Err(Error::Conflict { gen, conflicts, .. })) => JsonB(json!({
+        Ok(Err(Error::Conflict { gen, conflicts, .. })) => json!({
             "ok": false,
             "gen": gen,
             "conflicts": conflicts.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
-        })),
+        })
+        .to_string(),
         Ok(Err(e)) | Err(e) => crate::errors::raise(e),
     }
 }

@@ -300,6 +300,34 @@ mod tests {
     }
 
     #[pg_test]
+    fn props_are_stored_exactly() {
+        Spi::run("SELECT nodesync.create_doc('d', 'doc', '{\"big\": 123456789012345678901234567890}')").unwrap();
+        Spi::run(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "create", "key": "y", "kind": "p", "parent": "root",
+            "props": {"v": 123456789012345678901234567890, "w": 0.1000000000000000055511151231257827, "x": 1e400, "s": "\u00e9\ud83d\ude42"}}]}')"#).unwrap();
+        assert_eq!(Spi::get_one::<String>("SELECT props->>'v' FROM nodesync.nodes('d') WHERE key = 'y'").unwrap().unwrap(), "123456789012345678901234567890");
+        assert_eq!(Spi::get_one::<String>("SELECT props->>'w' FROM nodesync.nodes('d') WHERE key = 'y'").unwrap().unwrap(), "0.1000000000000000055511151231257827");
+        assert_eq!(Spi::get_one::<bool>("SELECT (props->>'x')::numeric = 1e400 FROM nodesync.nodes('d') WHERE key = 'y'").unwrap(), Some(true));
+        assert_eq!(Spi::get_one::<String>("SELECT props->>'s' FROM nodesync.nodes('d') WHERE key = 'y'").unwrap().unwrap(), "é🙂");
+        assert_eq!(Spi::get_one::<String>("SELECT nodesync.snapshot('d')#>>'{root,props,big}'").unwrap().unwrap(), "123456789012345678901234567890");
+        Spi::run(r#"SELECT nodesync.apply_patch('d', '{"ops": [{"op": "update", "key": "y", "version": 1, "props": {"v": 98765432109876543210.000000000001}}]}')"#).unwrap();
+        assert_eq!(Spi::get_one::<String>("SELECT props->>'v' FROM nodesync.nodes('d') WHERE key = 'y'").unwrap().unwrap(), "98765432109876543210.000000000001");
+    }
+
+    #[pg_test]
+    fn deep_json_is_a_clean_error() {
+        fixture("d");
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let ok = format!(r#"SELECT nodesync.apply_patch('d', '{{"ops": [{{"op": "update", "key": "a", "version": 1, "props": {{"v": {}}}}}]}}')"#, deep(100));
+        Spi::run(&ok).unwrap();
+        let too_deep = format!(r#"SELECT nodesync.apply_patch('d', '{{"ops": [{{"op": "update", "key": "a", "version": 2, "props": {{"v": {}}}}}]}}')"#, deep(300));
+        let e = catch(&too_deep);
+        assert_eq!(e["state"], "22023", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("128"), "{e}");
+        assert_eq!(state(&format!("SELECT nodesync.create_doc('e', 'doc', '{{\"v\": {}}}')", deep(300))), "22023");
+        assert_eq!(int("SELECT version FROM nodesync.nodes('d') WHERE key = 'a'"), 2);
+    }
+
+    #[pg_test]
     fn max_nodes_never_blocks_deletes() {
         fixture("d");
         Spi::run("SET LOCAL nodesync.max_nodes = 2").unwrap();
