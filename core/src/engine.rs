@@ -440,9 +440,13 @@ impl<'s, S: Store> Engine<'s, S> {
             Ok(p) => p,
             Err(c) => return Ok(Some(c)),
         };
-        let height = self.subtree(key)?.iter().map(|n| n.2).max().unwrap_or(0);
+        // a subtree that does not go deeper stays within the limit: only then is its height
+        // (which costs a read of the subtree) needed
         let depth = self.depth(parent)? + 1;
-        self.check_depth(i, key, depth + height)?;
+        if depth > self.depth(key)? {
+            let height = self.subtree(key)?.iter().map(|n| n.2).max().unwrap_or(0);
+            self.check_depth(i, key, depth + height)?;
+        }
         self.depths.clear();
         self.touch(key)?;
         self.unplace(key);
@@ -805,6 +809,10 @@ mod tests {
         assert!(matches!(e, Error::Limit { guc: "nodesync.max_depth", .. }), "{e:?}");
         // moving b (height 1) under x: c at depth 3, fine
         run(&mut s, json!([{"op": "move", "key": "b", "version": 1, "parent": "x"}])).unwrap();
+        // reordering or moving up never needs the subtree: fine even with the limit lowered
+        let tight = Limits { max_depth: 1, ..Limits::default() };
+        let patch = parse(&json!({"ops": [{"op": "move", "key": "x", "version": 1, "parent": "root", "after": null}]}), &tight).unwrap();
+        assert!(matches!(evaluate(&mut s, &patch, tight), Ok(Outcome::Plan(_))));
         // depths follow moves within one patch
         let e = run(&mut s, json!([
             {"op": "move", "key": "x", "version": 1, "parent": "a"},
