@@ -1,0 +1,413 @@
+//! Shared pieces: connections, check/figure reporting, error classification, a model `Doc`
+//! built from a snapshot, and `verify_doc`, the full consistency check of one document
+//! (gap-free gens, complete change rows, node histories, replay of the log into the
+//! reference model compared with `snapshot(doc, g)`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nodesync_core::model::{Applied, Doc, MNode, Model};
+use nodesync_core::patch::{parse, Limits};
+use nodesync_core::tree::flatten_snapshot;
+use postgres::{Client, NoTls};
+use serde_json::{Map, Value};
+
+pub static FAILED: AtomicUsize = AtomicUsize::new(0);
+pub static PASSED: AtomicUsize = AtomicUsize::new(0);
+
+/// Prints one check result: `CHECK ok <name>: <detail>` or `CHECK FAIL <name>: <detail>`.
+pub fn check(name: &str, ok: bool, detail: impl AsRef<str>) {
+    if ok {
+        PASSED.fetch_add(1, Ordering::SeqCst);
+        println!("CHECK ok {name}: {}", detail.as_ref());
+    } else {
+        FAILED.fetch_add(1, Ordering::SeqCst);
+        println!("CHECK FAIL {name}: {}", detail.as_ref());
+    }
+}
+
+/// Prints a figure for the summary: `FIGURE <name>=<value>`.
+pub fn figure(name: &str, value: impl std::fmt::Display) {
+    println!("FIGURE {name}={value}");
+}
+
+/// Shortens a message for output.
+pub fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set (scripts/reliability.sh exports it)"))
+}
+
+pub fn conninfo(db: &str, app: &str) -> String {
+    format!(
+        "host={} port={} user={} dbname={db} application_name={app} connect_timeout=10",
+        env("PGHOST"),
+        env("PGPORT"),
+        std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into())
+    )
+}
+
+pub fn connect(db: &str, app: &str) -> Result<Client, postgres::Error> {
+    Client::connect(&conninfo(db, app), NoTls)
+}
+
+/// Connects, retrying until `timeout` (the server may be restarting).
+pub fn connect_retry(db: &str, app: &str, timeout: Duration) -> Option<Client> {
+    let t0 = Instant::now();
+    loop {
+        match connect(db, app) {
+            Ok(c) => return Some(c),
+            Err(_) if t0.elapsed() < timeout => std::thread::sleep(Duration::from_millis(150)),
+            Err(e) => {
+                eprintln!("cannot connect to {db}: {e}");
+                return None;
+            }
+        }
+    }
+}
+
+/// A fresh database with the extension created.
+pub fn fresh_db(db: &str) {
+    let mut admin = connect_retry("postgres", "nsrel-admin", Duration::from_secs(60)).expect("connect to postgres");
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).expect("drop database");
+    admin.batch_execute(&format!("CREATE DATABASE \"{db}\"")).expect("create database");
+    let mut c = connect(db, "nsrel-admin").expect("connect");
+    c.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION pg_nodesync");
+}
+
+/// How a failed call failed.
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+pub enum Fail {
+    /// 40001: the patch was refused (conflict).
+    Conflict(String),
+    /// The connection or server went away: the outcome is unknown.
+    Lost(String),
+    /// Any other server error: `(sqlstate, message)`.
+    Other(String, String),
+}
+
+pub fn classify(e: &postgres::Error) -> Fail {
+    match e.as_db_error() {
+        Some(d) => {
+            let code = d.code().code().to_string();
+            if code == "40001" {
+                Fail::Conflict(d.detail().unwrap_or("").to_string())
+            } else if code.starts_with("57P") || code.starts_with("08") {
+                Fail::Lost(format!("{code} {}", d.message()))
+            } else {
+                Fail::Other(code, d.message().to_string())
+            }
+        }
+        None => Fail::Lost(e.to_string()),
+    }
+}
+
+/// The model's view of a document from `snapshot(doc)`, for `random_patch`.
+pub fn doc_from_snapshot(s: &Value) -> Doc {
+    let mut nodes = BTreeMap::new();
+    let mut stack: Vec<(&Value, Option<String>)> = vec![(&s["root"], None)];
+    while let Some((n, parent)) = stack.pop() {
+        let key = n["key"].as_str().unwrap_or_default().to_string();
+        let kids = n["children"].as_array().cloned().unwrap_or_default();
+        let children: Vec<String> = kids.iter().map(|c| c["key"].as_str().unwrap_or_default().to_string()).collect();
+        for c in n["children"].as_array().into_iter().flatten() {
+            stack.push((c, Some(key.clone())));
+        }
+        nodes.insert(
+            key,
+            MNode {
+                kind: n["kind"].as_str().unwrap_or_default().to_string(),
+                props: n["props"].as_object().cloned().unwrap_or_default(),
+                version: n["version"].as_i64().unwrap_or(1),
+                gen: n["gen"].as_i64().unwrap_or(1),
+                parent,
+                children,
+            },
+        );
+    }
+    Doc { gen: s["gen"].as_i64().unwrap_or(1), nodes, deleted: BTreeSet::new() }
+}
+
+/// Renames the keys created by a `random_patch` so that writers never collide: `n5` → `w3.n5`.
+pub fn prefix_created_keys(patch: &mut Value, prefix: &str) {
+    if let Some(ops) = patch.get_mut("ops").and_then(Value::as_array_mut) {
+        for op in ops {
+            if op["op"] == "create" {
+                let k = op["key"].as_str().unwrap_or_default().to_string();
+                op["key"] = Value::from(format!("{prefix}.{k}"));
+            }
+        }
+    }
+}
+
+/// Which generations `verify_doc` compares with `snapshot(doc, g)`.
+#[derive(Debug, Clone, Copy)]
+pub enum Snaps {
+    /// Every generation.
+    All,
+    /// About `n` generations spread over the log, and the last one.
+    Sample(usize),
+}
+
+/// What verify_doc found.
+#[derive(Debug, Default, Clone)]
+pub struct DocStats {
+    pub gen: i64,
+    pub changes: usize,
+    pub snapshots_compared: usize,
+    pub keys: usize,
+    pub history_rows: usize,
+    /// (client, seq) -> (gen, versions, patch) of every logged change.
+    pub log: BTreeMap<(String, i64), (i64, Value, Value)>,
+    pub problems: Vec<String>,
+}
+
+/// Checks one document (no compaction expected: horizon 0):
+/// - gens are gap-free: the log (`changes_since(doc, 0)`) has exactly gens 2..=gen;
+/// - each (client, seq) appears at most once in the log;
+/// - replaying the logged patches into the reference model commits each at its logged gen
+///   with its logged `versions`;
+/// - every change row is complete: its `versions` equal the `node_history` rows of that gen
+///   (a version for live states, null for deletions), and no history row has a gen without a
+///   change row;
+/// - each key's versions in `node_history` are exactly 1..=its current version (so the version
+///   equals the number of history rows, tombstones included);
+/// - `snapshot(doc, g)` equals the model after gen g, for the chosen gens, and `snapshot(doc)`
+///   equals the model's final state.
+pub fn verify_doc(c: &mut Client, doc: &str, snaps: Snaps) -> DocStats {
+    let mut st = DocStats::default();
+    let bad = |st: &mut DocStats, m: String| {
+        if st.problems.len() < 30 {
+            st.problems.push(m);
+        }
+    };
+    let row = match c.query_one("SELECT gen, horizon FROM nodesync.documents WHERE doc = $1", &[&doc]) {
+        Ok(r) => r,
+        Err(e) => {
+            bad(&mut st, format!("{doc}: cannot read document row: {e}"));
+            return st;
+        }
+    };
+    let (gen, horizon): (i64, i64) = (row.get(0), row.get(1));
+    st.gen = gen;
+    if horizon != 0 {
+        bad(&mut st, format!("{doc}: horizon {horizon}, expected 0 (no compaction here)"));
+    }
+    let rows = match c.query(
+        "SELECT cs.gen, cs.client, cs.seq, cs.patch, c.versions
+           FROM nodesync.changes_since($1, 0) cs
+           LEFT JOIN nodesync.change c ON c.doc_id = nodesync._doc_id($1) AND c.gen = cs.gen
+          ORDER BY cs.gen",
+        &[&doc],
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            bad(&mut st, format!("{doc}: changes_since failed: {e}"));
+            return st;
+        }
+    };
+    st.changes = rows.len();
+    // gap-free
+    let gens: Vec<i64> = rows.iter().map(|r| r.get::<_, i64>(0)).collect();
+    let want: Vec<i64> = (2..=gen).collect();
+    if gens != want {
+        let missing: Vec<i64> = want.iter().filter(|g| !gens.contains(g)).take(10).cloned().collect();
+        bad(&mut st, format!("{doc}: log gens are not exactly 2..={gen}: {} rows, missing e.g. {missing:?}", gens.len()));
+    }
+    let mut versions_by_gen: BTreeMap<i64, Value> = BTreeMap::new();
+    for r in &rows {
+        let g: i64 = r.get(0);
+        let client: Option<String> = r.get(1);
+        let seq: Option<i64> = r.get(2);
+        let patch: Value = r.get(3);
+        let versions: Option<Value> = r.get(4);
+        let versions = versions.unwrap_or(Value::Null);
+        if let (Some(cl), Some(s)) = (client, seq) {
+            if st.log.insert((cl.clone(), s), (g, versions.clone(), patch)).is_some() {
+                bad(&mut st, format!("{doc}: (client {cl}, seq {s}) is logged more than once"));
+            }
+        }
+        versions_by_gen.insert(g, versions);
+    }
+    // which gens to compare with snapshot(doc, g)
+    let chosen: BTreeSet<i64> = match snaps {
+        Snaps::All => (1..=gen).collect(),
+        Snaps::Sample(n) => {
+            let step = ((gen as usize) / n.max(1)).max(1) as i64;
+            let mut s: BTreeSet<i64> = (1..=gen).step_by(step as usize).collect();
+            s.insert(gen);
+            s.insert(1);
+            s
+        }
+    };
+    // replay
+    let lim = Limits { max_ops: usize::MAX, max_props_bytes: usize::MAX, max_depth: usize::MAX, ..Limits::default() };
+    let mut model = Model::new("doc", Map::new());
+    let compare = |c: &mut Client, st: &mut DocStats, g: i64, model: &Model| {
+        match c.query_one("SELECT nodesync.snapshot($1, $2)", &[&doc, &g]) {
+            Ok(r) => {
+                let s: Value = r.get(0);
+                match flatten_snapshot(&s) {
+                    Ok(flat) => {
+                        let want = model.current().flat();
+                        if flat != want {
+                            let diff: Vec<&String> = flat
+                                .keys()
+                                .chain(want.keys())
+                                .filter(|k| flat.get(*k) != want.get(*k))
+                                .take(5)
+                                .collect();
+                            let k = diff.first().map(|k| k.to_string()).unwrap_or_default();
+                            let m = format!(
+                                "{doc}: snapshot at gen {g} differs from the replayed log at keys {diff:?}: server {:?} vs replay {:?}",
+                                flat.get(&k),
+                                want.get(&k)
+                            );
+                            if st.problems.len() < 30 {
+                                st.problems.push(short(&m, 600));
+                            }
+                        }
+                    }
+                    Err(e) => st.problems.push(format!("{doc}: snapshot at gen {g} malformed: {e}")),
+                }
+                st.snapshots_compared += 1;
+            }
+            Err(e) => st.problems.push(format!("{doc}: snapshot({g}) failed: {e}")),
+        }
+    };
+    if chosen.contains(&1) {
+        compare(c, &mut st, 1, &model);
+    }
+    for r in &rows {
+        let g: i64 = r.get(0);
+        let patch: Value = r.get(3);
+        let want_versions = versions_by_gen.get(&g).cloned().unwrap_or(Value::Null);
+        match parse(&patch, &lim) {
+            Err(e) => bad(&mut st, format!("{doc}: logged patch of gen {g} does not parse: {e}")),
+            Ok(p) => match model.apply(&p) {
+                Applied::Committed { gen: mg, versions } => {
+                    let vj: Map<String, Value> =
+                        versions.iter().map(|(k, v)| (k.clone(), v.map_or(Value::Null, Value::from))).collect();
+                    if mg != g {
+                        bad(&mut st, format!("{doc}: replay committed gen {mg} for logged gen {g}"));
+                    }
+                    if Value::Object(vj.clone()) != want_versions {
+                        bad(&mut st, format!("{doc}: gen {g}: logged versions {want_versions} but replay gives {}", Value::Object(vj)));
+                    }
+                }
+                other => bad(&mut st, format!("{doc}: logged patch of gen {g} does not commit on replay: {other:?}")),
+            },
+        }
+        // keep one copy of the document only (Model keeps one per gen)
+        if model.history.len() > 2 {
+            model.history.drain(..model.history.len() - 1);
+        }
+        if chosen.contains(&g) {
+            compare(c, &mut st, g, &model);
+        }
+    }
+    // current snapshot == final replay
+    match c.query_one("SELECT nodesync.snapshot($1)", &[&doc]) {
+        Ok(r) => {
+            let s: Value = r.get(0);
+            let ok = flatten_snapshot(&s).map(|f| f == model.current().flat()).unwrap_or(false);
+            if !ok {
+                bad(&mut st, format!("{doc}: snapshot(doc) differs from the replayed log"));
+            }
+            if s["gen"].as_i64() != Some(gen) {
+                bad(&mut st, format!("{doc}: snapshot gen {} but documents.gen {gen}", s["gen"]));
+            }
+        }
+        Err(e) => bad(&mut st, format!("{doc}: snapshot failed: {e}")),
+    }
+    // node histories, all keys (tombstones included)
+    let hist = match c.query(
+        "SELECT t.key, t.version, h.version, h.gen, h.state IS NULL
+           FROM nodesync.tree t
+           JOIN nodesync.documents d ON d.id = t.doc_id AND d.doc = $1
+           LEFT JOIN LATERAL nodesync.node_history($1, t.key) h ON true
+          ORDER BY t.key, h.version",
+        &[&doc],
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            bad(&mut st, format!("{doc}: node_history failed: {e}"));
+            return st;
+        }
+    };
+    st.history_rows = hist.len();
+    let mut per_key: BTreeMap<String, (i64, Vec<i64>)> = BTreeMap::new();
+    let mut by_gen: BTreeMap<i64, Map<String, Value>> = BTreeMap::new();
+    for r in &hist {
+        let key: String = r.get(0);
+        let cur: i64 = r.get(1);
+        let hv: Option<i64> = r.get(2);
+        let e = per_key.entry(key.clone()).or_insert((cur, vec![]));
+        if let Some(v) = hv {
+            e.1.push(v);
+            let hg: i64 = r.get(3);
+            let null: bool = r.get(4);
+            by_gen.entry(hg).or_default().insert(key, if null { Value::Null } else { Value::from(v) });
+        }
+    }
+    st.keys = per_key.len();
+    for (k, (cur, vs)) in &per_key {
+        let want: Vec<i64> = (1..=*cur).collect();
+        if vs != &want {
+            bad(&mut st, format!("{doc}: key {k:?} is at version {cur} but node_history has versions {:?}", short(&format!("{vs:?}"), 120)));
+        }
+    }
+    for (g, m) in &by_gen {
+        if *g == 1 {
+            if m.len() != 1 || !m.contains_key("root") {
+                bad(&mut st, format!("{doc}: history rows at gen 1 other than the root: {:?}", m.keys().take(5).collect::<Vec<_>>()));
+            }
+            continue;
+        }
+        match versions_by_gen.get(g) {
+            None => bad(&mut st, format!("{doc}: node_history has rows at gen {g} but the log has no change {g}")),
+            Some(v) => {
+                if v != &Value::Object(m.clone()) {
+                    bad(&mut st, format!("{doc}: change {g} is incomplete: versions {} but history rows {}", short(&v.to_string(), 200), short(&Value::Object(m.clone()).to_string(), 200)));
+                }
+            }
+        }
+    }
+    for (g, v) in &versions_by_gen {
+        if !by_gen.contains_key(g) && v.as_object().is_some_and(|m| !m.is_empty()) {
+            bad(&mut st, format!("{doc}: change {g} has versions {v} but no node_history rows"));
+        }
+    }
+    st
+}
+
+/// The server log from byte `from`, and lines matching crash patterns.
+pub fn log_crash_lines(path: &str, from: u64) -> Vec<String> {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[(from as usize).min(text.len())..]).to_string();
+    text.lines()
+        .filter(|l| {
+            l.contains("PANIC")
+                || l.contains("segmentation fault")
+                || l.contains("terminated by signal")
+                || l.contains("was terminated by")
+                || l.contains("exited with exit code")
+                || l.contains("server process") && l.contains("crash")
+        })
+        .map(|l| short(l, 300))
+        .collect()
+}
+
+pub fn file_len(path: &str) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
