@@ -64,7 +64,7 @@ fn malformed_patches_are_22023_and_write_nothing() {
         let got = outcome(&mut c, &doc, p);
         assert_eq!(got, "22023", "patch {}", &p[..p.len().min(200)]);
     }
-    // nesting inside props is just data (deeper than 127 levels hits the bug below)
+    // nesting inside props is just data
     let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
     let p = format!(r#"{{"ops": [{{"op": "create", "key": "deep", "kind": "p", "parent": "root", "props": {{"v": {deep}}}}}]}}"#);
     assert_eq!(outcome(&mut c, &doc, &p), "ok");
@@ -123,17 +123,16 @@ fn random_mutations_of_valid_patches_never_fail_internally() {
     assert!(seen.get("22023").copied().unwrap_or(0) > 50, "the mutations should mostly be invalid: {seen:?}");
 }
 
-/// BUG (reported, not fixed here): valid jsonb that serde_json cannot represent -- numbers
-/// outside the f64 range, or nesting deeper than 128 levels -- makes the extension's
-/// jsonb -> serde_json argument conversion panic: SQLSTATE XX000 with a Rust backtrace in
-/// DETAIL, instead of 22023 (or accepting them).
+/// Regression test (bug found by this suite, fixed in 8cddcca): valid jsonb that serde_json
+/// cannot represent -- numbers outside the f64 range, or nesting deeper than 128 levels -- made
+/// the extension's jsonb -> serde_json argument conversion panic: SQLSTATE XX000 with a Rust
+/// backtrace in DETAIL, instead of 22023 (or accepting them).
 ///   SELECT nodesync.create_doc('n');
 ///   SELECT nodesync.apply_patch('n', '{"ops": [{"op": "create", "key": "x", "kind": "p", "parent": "root", "props": {"v": 1e400}}]}');
 ///   -- ERROR XX000: a text version of jsonb must be a valid json: Error("number out of range" ...)
 ///   SELECT nodesync.apply_patch('n', format('{"ops": [{"op": "create", "key": "x", "kind": "p", "parent": "root", "props": {"v": %s1%s}}]}', repeat('[', 200), repeat(']', 200))::jsonb);
 ///   -- ERROR XX000: ... Error("recursion limit exceeded" ...)
 #[test]
-#[ignore = "extension bug: jsonb serde_json cannot hold (1e400, >128 levels) raises XX000 with a Rust backtrace (see comment)"]
 fn unrepresentable_json_is_refused_cleanly() {
     let mut c = connect();
     let doc = new_doc(&mut c, "bignum");
@@ -148,12 +147,11 @@ fn unrepresentable_json_is_refused_cleanly() {
     }
 }
 
-/// BUG (reported, not fixed here): props go through f64, so numbers beyond 2^64 / 17 significant
-/// digits are silently changed:
+/// Regression test (bug found by this suite, fixed in 8cddcca): props went through f64, so
+/// numbers beyond 2^64 / 17 significant digits were silently changed:
 ///   SELECT nodesync.apply_patch('n', '{"ops": [{"op": "create", "key": "y", "kind": "p", "parent": "root", "props": {"v": 123456789012345678901234567890}}]}');
 ///   SELECT props FROM nodesync.nodes('n') WHERE key = 'y';   -- {"v": 123456789012345680000000000000}
 #[test]
-#[ignore = "extension bug: numeric props lose precision (stored via f64)"]
 fn numeric_props_are_kept_exactly() {
     let mut c = connect();
     let doc = new_doc(&mut c, "precision");
@@ -162,4 +160,17 @@ fn numeric_props_are_kept_exactly() {
     assert_eq!(outcome(&mut c, &doc, &p), "ok");
     let got: String = c.query_one("SELECT props->>'v' FROM nodesync.nodes($1) WHERE key = 'y'", &[&doc]).unwrap().get(0);
     assert_eq!(got, v);
+    // and the same through the JSON read functions
+    let got: String = c
+        .query_one("SELECT jsonb_path_query_first(nodesync.snapshot($1), '$.root.children[0].props.v')::text", &[&doc])
+        .unwrap()
+        .get(0);
+    assert_eq!(got, v, "snapshot");
+    let got: String = c.query_one("SELECT (nodesync.diff_since($1, 1)->'nodes'->0->'props'->'v')::text", &[&doc]).unwrap().get(0);
+    assert_eq!(got, v, "diff_since");
+    // an update keeps the other numbers exact too
+    let p = r#"{"ops": [{"op": "update", "key": "y", "version": 1, "props": {"z": 1}}]}"#;
+    assert_eq!(outcome(&mut c, &doc, p), "ok");
+    let got: String = c.query_one("SELECT props->>'v' FROM nodesync.nodes($1) WHERE key = 'y'", &[&doc]).unwrap().get(0);
+    assert_eq!(got, v, "after an update of another property");
 }
