@@ -131,9 +131,12 @@ impl Error {
     }
 
     /// Names the document in the message of argument, patch and limit errors.
+    /// (Messages that already name it are left alone.)
     pub fn in_doc(self, doc: &str) -> Error {
         match self {
-            e @ (Error::InvalidPatch { .. } | Error::InvalidArgument(_) | Error::Limit { .. }) => {
+            e @ (Error::InvalidPatch { .. } | Error::InvalidArgument(_) | Error::Limit { .. })
+                if !e.to_string().contains(&format!("document \"{doc}\"")) =>
+            {
                 Error::InDoc { doc: doc.to_string(), err: Box::new(e) }
             }
             e => e,
@@ -228,5 +231,21 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_doc_names_the_document_once() {
+        let e = Error::invalid_op(1, "unknown op \"x\"").in_doc("d");
+        assert_eq!(e.to_string(), "document \"d\": invalid patch: op 1: unknown op \"x\"");
+        assert_eq!(e.sqlstate().code(), "22023");
+        let named = Error::InvalidArgument("at_gen 0: document \"d\" starts at gen 1".into()).in_doc("d");
+        assert_eq!(named.to_string(), "at_gen 0: document \"d\" starts at gen 1");
+        let conflict = Error::Conflict { doc: "d".into(), gen: 3, conflicts: vec![] }.in_doc("d");
+        assert!(matches!(conflict, Error::Conflict { .. }));
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
