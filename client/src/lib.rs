@@ -11,8 +11,10 @@ pub mod rebase;
 pub mod sim;
 pub mod replica;
 pub mod tree;
+pub mod workspace;
 
 pub use nodesync_core::patch::{Place, ROOT};
 pub use rebase::{Dropped, Policy, Rule};
 pub use replica::{connect_env, ensure_doc, fetch_snapshot, ChangeKind, Changes, Config, EditError, Error, Pushed, Recovery, Replica, Stats};
 pub use tree::{Node, Tree};
+pub use workspace::Workspace;

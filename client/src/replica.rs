@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nodesync_core::model::Rng;
-use nodesync_core::patch::{Place, ROOT};
+use nodesync_core::patch::Place;
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 use serde_json::{Map, Value};
 
 use crate::journal::{Entry, Journal};
-use crate::rebase::{make_patch, rebase, Dropped, Policy};
+use crate::rebase::{Dropped, Policy};
+pub use crate::workspace::EditError;
+use crate::workspace::Workspace;
 use crate::tree::{Diff, Node, Tree};
 
 /// How a replica behaves.
@@ -109,31 +111,6 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// A local edit that cannot be made (the local tree is unchanged).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EditError {
-    NoSuchNode(String),
-    /// The root cannot be moved or deleted.
-    Root,
-    /// `after` is not a child of the parent.
-    BadAnchor(String),
-    /// The move would put the node under itself.
-    Cycle,
-}
-
-impl std::fmt::Display for EditError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EditError::NoSuchNode(k) => write!(f, "no node {k:?} in the local tree"),
-            EditError::Root => write!(f, "the root cannot be moved or deleted"),
-            EditError::BadAnchor(k) => write!(f, "{k:?} is not a child of the new parent"),
-            EditError::Cycle => write!(f, "a node cannot move under itself"),
-        }
-    }
-}
-
-impl std::error::Error for EditError {}
-
 /// What a push did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pushed {
@@ -194,18 +171,15 @@ type Callback = Box<dyn FnMut(&Changes) + Send>;
 pub struct Replica {
     conn: Client,
     cfg: Config,
-    shadow: Tree,
-    local: Tree,
-    placed: BTreeSet<String>,
-    dirty: BTreeSet<String>,
+    ws: Workspace,
     next_seq: i64,
-    key_prefix: String,
-    next_key: u64,
     journal: Option<Journal>,
     rng: Rng,
     dropped: Vec<Dropped>,
     committed: Vec<(i64, Value)>,
     recovery: Option<Recovery>,
+    /// A send failed without an answer: the journal holds a patch whose outcome is unknown.
+    in_flight: bool,
     on_change: Option<Callback>,
     pub stats: Stats,
 }
@@ -291,18 +265,14 @@ impl Replica {
         let rng = Rng(cfg.seed | 1);
         Ok(Replica {
             conn,
-            local: shadow.clone(),
-            shadow,
-            placed: BTreeSet::new(),
-            dirty: BTreeSet::new(),
+            ws: Workspace::new(shadow, key_prefix),
             next_seq,
-            key_prefix,
-            next_key: 0,
             journal,
             rng,
             dropped: vec![],
             committed: vec![],
             recovery,
+            in_flight: false,
             on_change: None,
             stats: Stats::default(),
             cfg,
@@ -324,25 +294,25 @@ impl Replica {
 
     /// The local tree (what the app sees, its own edits included).
     pub fn tree(&self) -> &Tree {
-        &self.local
+        &self.ws.local
     }
 
     /// The last known server state.
     pub fn shadow(&self) -> &Tree {
-        &self.shadow
+        &self.ws.shadow
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.local.get(key)
+        self.ws.local.get(key)
     }
 
     pub fn children(&self, key: &str) -> &[String] {
-        self.local.children(key)
+        self.ws.local.children(key)
     }
 
     /// The generation of the shadow.
     pub fn gen(&self) -> i64 {
-        self.shadow.gen
+        self.ws.shadow.gen
     }
 
     pub fn config(&self) -> &Config {
@@ -356,12 +326,12 @@ impl Replica {
 
     /// True if there are local edits not yet on the server.
     pub fn has_local_edits(&self) -> bool {
-        !self.dirty.is_empty() || !self.placed.is_empty()
+        self.ws.has_local_edits()
     }
 
     /// The keys with local edits.
     pub fn dirty(&self) -> &BTreeSet<String> {
-        &self.dirty
+        &self.ws.dirty
     }
 
     /// The outcome of the journaled patch resent by [`Replica::open`], if there was one.
@@ -400,97 +370,38 @@ impl Replica {
 
     // ---------------------------------------------------------------- local edits
 
-    fn check_place(&self, parent: &str, place: &Place, key: Option<&str>) -> Result<(), EditError> {
-        if !self.local.contains(parent) {
-            return Err(EditError::NoSuchNode(parent.to_string()));
-        }
-        if let Place::After(a) = place {
-            if Some(a.as_str()) == key || self.local.parent(a) != Some(parent) {
-                return Err(EditError::BadAnchor(a.clone()));
-            }
-        }
-        Ok(())
+    /// The local edit state (also reachable through the delegating methods below).
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
+    pub fn workspace_mut(&mut self) -> &mut Workspace {
+        &mut self.ws
     }
 
     /// Creates a node under `parent` at `place` with a fresh key, which it returns.
     pub fn create(&mut self, parent: &str, place: Place, kind: &str, props: Map<String, Value>) -> Result<String, EditError> {
-        let key = loop {
-            self.next_key += 1;
-            let k = format!("{}{}", self.key_prefix, self.next_key);
-            if !self.local.contains(&k) && !self.shadow.contains(&k) {
-                break k;
-            }
-        };
-        self.create_with_key(&key, parent, place, kind, props)?;
-        Ok(key)
+        self.ws.create(parent, place, kind, props)
     }
 
     /// Creates a node with a key chosen by the caller (it must never have existed).
-    pub fn create_with_key(&mut self, key: &str, parent: &str, place: Place, kind: &str, mut props: Map<String, Value>) -> Result<(), EditError> {
-        self.check_place(parent, &place, Some(key))?;
-        if self.local.contains(key) {
-            return Err(EditError::BadAnchor(key.to_string()));
-        }
-        props.retain(|_, v| !v.is_null());
-        self.local.nodes.insert(key.to_string(), Node::new(kind, props, Some(parent.to_string())));
-        self.local.attach(key, parent, &place).map_err(|_| EditError::BadAnchor(key.to_string()))?;
-        self.placed.insert(key.to_string());
-        self.dirty.insert(key.to_string());
-        Ok(())
+    pub fn create_with_key(&mut self, key: &str, parent: &str, place: Place, kind: &str, props: Map<String, Value>) -> Result<(), EditError> {
+        self.ws.create_with_key(key, parent, place, kind, props)
     }
 
     /// Updates a node: `props` is a delta (null removes a property), `kind` if given.
     pub fn update(&mut self, key: &str, kind: Option<&str>, props: Map<String, Value>) -> Result<(), EditError> {
-        let n = self.local.nodes.get_mut(key).ok_or_else(|| EditError::NoSuchNode(key.to_string()))?;
-        if let Some(k) = kind {
-            n.kind = k.to_string();
-        }
-        for (k, v) in props {
-            if v.is_null() {
-                n.props.remove(&k);
-            } else {
-                n.props.insert(k, v);
-            }
-        }
-        self.dirty.insert(key.to_string());
-        Ok(())
+        self.ws.update(key, kind, props)
     }
 
     /// Moves a node (with its subtree) under `parent` at `place`.
     pub fn move_to(&mut self, key: &str, parent: &str, place: Place) -> Result<(), EditError> {
-        if key == ROOT {
-            return Err(EditError::Root);
-        }
-        if !self.local.contains(key) {
-            return Err(EditError::NoSuchNode(key.to_string()));
-        }
-        self.check_place(parent, &place, Some(key))?;
-        if self.local.is_descendant_or_self(parent, key) {
-            return Err(EditError::Cycle);
-        }
-        self.local.detach(key);
-        self.local.attach(key, parent, &place).expect("place checked");
-        self.placed.insert(key.to_string());
-        self.dirty.insert(key.to_string());
-        Ok(())
+        self.ws.move_to(key, parent, place)
     }
 
     /// Deletes a node and its subtree.
     pub fn delete(&mut self, key: &str) -> Result<(), EditError> {
-        if key == ROOT {
-            return Err(EditError::Root);
-        }
-        if !self.local.contains(key) {
-            return Err(EditError::NoSuchNode(key.to_string()));
-        }
-        let sub = self.local.subtree(key);
-        self.local.detach(key);
-        for k in sub {
-            self.local.nodes.remove(&k);
-            self.placed.remove(&k);
-            self.dirty.insert(k);
-        }
-        Ok(())
+        self.ws.delete(key)
     }
 
     // ---------------------------------------------------------------- sync
@@ -516,9 +427,21 @@ impl Replica {
     /// Resolves a patch left in flight by a send that failed in this process (connection
     /// error): resend it with its seq, then pull.
     fn settle_in_flight(&mut self) -> Result<(), Error> {
-        let Some(j) = &self.journal else { return Ok(()) };
-        let Some(e) = j.read()? else { return Ok(()) };
-        let Some(p) = &e.patch else { return Ok(()) };
+        if !self.in_flight {
+            return Ok(());
+        }
+        let Some(j) = &self.journal else {
+            self.in_flight = false;
+            return Ok(());
+        };
+        let Some(e) = j.read()? else {
+            self.in_flight = false;
+            return Ok(());
+        };
+        let Some(p) = &e.patch else {
+            self.in_flight = false;
+            return Ok(());
+        };
         let r = Self::resend(&mut self.conn, &self.cfg, p, e.seq)?;
         if let Recovery::Committed { .. } = r {
             self.committed.push((e.seq, p.clone()));
@@ -526,6 +449,7 @@ impl Replica {
         }
         self.next_seq = self.next_seq.max(e.seq + 1);
         self.journal_write(e.seq, None)?;
+        self.in_flight = false;
         self.recovery = Some(r);
         self.pull()?;
         Ok(())
@@ -538,10 +462,9 @@ impl Replica {
         let started = Instant::now();
         let mut attempts = 0u32;
         loop {
-            let patch = make_patch(&self.shadow, &self.local, &self.placed, &self.dirty);
+            let patch = self.ws.patch();
             if patch.ops.is_empty() {
-                self.dirty.clear();
-                self.placed.clear();
+                self.ws.forget_noop_edits();
                 return Ok(Pushed::Nothing);
             }
             attempts += 1;
@@ -550,7 +473,20 @@ impl Replica {
             let seq = self.next_seq;
             self.journal_write(seq, Some(&pj))?;
             self.crash_point(CrashPoint::BeforeSend, seq);
-            let sent = send(&mut self.conn, &self.cfg.doc, &self.cfg.client, &pj, seq)?;
+            let sent = match send(&mut self.conn, &self.cfg.doc, &self.cfg.client, &pj, seq) {
+                Ok(s) => s,
+                Err(Error::Db(e)) if e.as_db_error().is_some() => {
+                    // the server answered with an error (invalid patch, unknown document...):
+                    // nothing was applied
+                    self.journal_write(seq, None)?;
+                    return Err(Error::Db(e));
+                }
+                Err(e) => {
+                    // no answer: the outcome is unknown until the patch is resent with its seq
+                    self.in_flight = self.journal.is_some();
+                    return Err(e);
+                }
+            };
             self.crash_point(CrashPoint::AfterSend, seq);
             match sent {
                 Sent::Ok(res) => {
@@ -596,11 +532,7 @@ impl Replica {
     /// the local tree equal to it.
     fn after_commit(&mut self) -> Result<(), Error> {
         let (remote, diff) = self.fetch_remote()?;
-        let before = std::mem::take(&mut self.local);
-        self.shadow = remote;
-        self.local = self.shadow.clone();
-        self.placed.clear();
-        self.dirty.clear();
+        let before = self.ws.committed(remote);
         let changes = self.changes(&before, diff.as_ref(), vec![]);
         self.notify(changes);
         Ok(())
@@ -609,9 +541,9 @@ impl Replica {
     /// The server state now: the shadow plus `diff_since(shadow gen)` (or a snapshot if the
     /// diff does not apply).
     fn fetch_remote(&mut self) -> Result<(Tree, Option<Diff>), Error> {
-        let v: Value = self.conn.query_one("SELECT nodesync.diff_since($1, $2)", &[&self.cfg.doc, &self.shadow.gen])?.get(0);
+        let v: Value = self.conn.query_one("SELECT nodesync.diff_since($1, $2)", &[&self.cfg.doc, &self.ws.shadow.gen])?.get(0);
         let diff = Diff::from_json(&v).map_err(Error::Protocol)?;
-        let mut remote = self.shadow.clone();
+        let mut remote = self.ws.shadow.clone();
         match remote.apply_diff(&diff) {
             Ok(()) => Ok((remote, Some(diff))),
             Err(_) => Ok((fetch_snapshot(&mut self.conn, &self.cfg.doc)?, None)),
@@ -622,22 +554,11 @@ impl Replica {
     /// onto it. Returns what changed in the local tree (also given to the callback).
     pub fn pull(&mut self) -> Result<Changes, Error> {
         let (remote, diff) = self.fetch_remote()?;
-        if remote.gen == self.shadow.gen && diff.as_ref().is_some_and(|d| d.is_empty()) {
+        if remote.gen == self.ws.shadow.gen && diff.as_ref().is_some_and(|d| d.is_empty()) {
             return Ok(Changes { from: remote.gen, to: remote.gen, ..Changes::default() });
         }
         self.stats.pulls += 1;
-        let before = std::mem::take(&mut self.local);
-        let dropped = if self.dirty.is_empty() && self.placed.is_empty() {
-            self.local = remote.clone();
-            vec![]
-        } else {
-            let r = rebase(&self.shadow, &before, &self.placed, &remote, self.cfg.policy);
-            self.local = r.local;
-            self.placed = r.placed;
-            self.dirty = r.dirty;
-            r.dropped
-        };
-        self.shadow = remote;
+        let (before, dropped) = self.ws.rebase_onto(remote, self.cfg.policy);
         self.stats.dropped += dropped.len() as u64;
         self.dropped.extend(dropped.iter().cloned());
         let changes = self.changes(&before, diff.as_ref(), dropped);
@@ -654,15 +575,15 @@ impl Replica {
                 .chain(d.deleted.iter().map(String::as_str))
                 .chain(dropped.iter().map(|x| x.key.as_str()))
                 .collect(),
-            _ => before.nodes.keys().chain(self.local.nodes.keys()).map(String::as_str).collect(),
+            _ => before.nodes.keys().chain(self.ws.local.nodes.keys()).map(String::as_str).collect(),
         };
         let mut changed = vec![];
         for k in keys {
-            match (before.get(k), self.local.get(k)) {
+            match (before.get(k), self.ws.local.get(k)) {
                 (None, Some(_)) => changed.push((k.to_string(), ChangeKind::Created)),
                 (Some(_), None) => changed.push((k.to_string(), ChangeKind::Deleted)),
                 (Some(a), Some(b)) => {
-                    if a.parent != b.parent || before.index_of(k) != self.local.index_of(k) {
+                    if a.parent != b.parent || before.index_of(k) != self.ws.local.index_of(k) {
                         changed.push((k.to_string(), ChangeKind::Moved));
                     }
                     if !a.same_content(b) {
@@ -672,7 +593,7 @@ impl Replica {
                 (None, None) => {}
             }
         }
-        Changes { from: before.gen, to: self.shadow.gen, changed, dropped }
+        Changes { from: before.gen, to: self.ws.shadow.gen, changed, dropped }
     }
 
     fn notify(&mut self, changes: Changes) {
@@ -704,7 +625,7 @@ impl Replica {
     /// `Duration::ZERO` only looks at what has already arrived.
     pub fn wait(&mut self, timeout: Duration) -> Result<Option<Changes>, Error> {
         let doc = self.cfg.doc.clone();
-        let gen = self.shadow.gen;
+        let gen = self.ws.shadow.gen;
         let newer = |payload: &str| {
             serde_json::from_str::<Value>(payload)
                 .ok()

@@ -6,7 +6,7 @@ use nodesync_core::model::Rng;
 use nodesync_core::patch::{Place, ROOT};
 use serde_json::{json, Map, Value};
 
-use crate::replica::Replica;
+use crate::workspace::Workspace;
 
 /// One local edit made by [`random_edit`].
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ fn random_place(rng: &mut Rng, kids: &[String], not: &str) -> Place {
 
 /// Makes one random local edit on `rep`. `token` is unique per edit; `target` is the document
 /// size the editor steers towards (more creates below it, more deletes above).
-pub fn random_edit(rep: &mut Replica, rng: &mut Rng, token: &str, target: usize) -> Option<Edit> {
+pub fn random_edit(rep: &mut Workspace, rng: &mut Rng, token: &str, target: usize) -> Option<Edit> {
     let keys: Vec<String> = rep.tree().nodes.keys().cloned().collect();
     let non_root: Vec<String> = keys.iter().filter(|k| k.as_str() != ROOT).cloned().collect();
     let size = keys.len();

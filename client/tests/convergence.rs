@@ -269,7 +269,7 @@ fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
             0..=5 => {
                 for _ in 0..1 + rng.below(3) {
                     token += 1;
-                    if let Some(e) = random_edit(r, &mut rng, &format!("t{token}"), 40) {
+                    if let Some(e) = random_edit(r.workspace_mut(), &mut rng, &format!("t{token}"), 40) {
                         l.record(&e);
                     }
                 }
@@ -330,7 +330,7 @@ fn eight_threads_edit_concurrently_and_converge() {
                 while Instant::now() < deadline {
                     for _ in 0..1 + rng.below(3) {
                         token += 1;
-                        if let Some(e) = random_edit(&mut r, &mut rng, &format!("t{i}.{token}"), 50) {
+                        if let Some(e) = random_edit(r.workspace_mut(), &mut rng, &format!("t{i}.{token}"), 50) {
                             l.record(&e);
                         }
                     }

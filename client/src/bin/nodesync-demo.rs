@@ -142,7 +142,7 @@ fn main() {
                 while Instant::now() < deadline {
                     for _ in 0..1 + rng.below(3) {
                         n += 1;
-                        if random_edit(&mut r, &mut rng, &format!("e{i} #{n}"), nodes).is_some() {
+                        if random_edit(r.workspace_mut(), &mut rng, &format!("e{i} #{n}"), nodes).is_some() {
                             edits += 1;
                         }
                     }
