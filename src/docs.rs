@@ -86,15 +86,7 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
         None => 0,
     };
     if bytes as usize > limits.max_props_bytes {
-        return Err(Error::Limit {
-            guc: "nodesync.max_props_bytes",
-            limit: limits.max_props_bytes as i64,
-            actual: bytes as i64,
-            what: format!(
-                "root_props of \"{doc}\" are {bytes} bytes (as jsonb text), more than nodesync.max_props_bytes ({})",
-                limits.max_props_bytes
-            ),
-        });
+        return Err(Error::props_limit(format!("root_props of \"{doc}\" (as jsonb text) are"), bytes as usize, limits.max_props_bytes));
     }
     Ok(1)
 }

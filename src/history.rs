@@ -165,16 +165,8 @@ fn check_props_size(rows: pgrx::spi::SpiTupleTable<'_>, doc: &str, limits: &Limi
         let bytes: i32 = req(&r, 2)?;
         if bytes as usize > limits.max_props_bytes {
             let key: String = req(&r, 1)?;
-            return Err(Error::Limit {
-                guc: "nodesync.max_props_bytes",
-                limit: limits.max_props_bytes as i64,
-                actual: bytes as i64,
-                what: format!(
-                    "props of \"{}\" in document \"{doc}\" would be {bytes} bytes (as jsonb text), more than nodesync.max_props_bytes ({})",
-                    nodesync_core::patch::shorten(&key),
-                    limits.max_props_bytes
-                ),
-            });
+            let what = format!("props of \"{}\" in document \"{doc}\" (as jsonb text) would be", nodesync_core::patch::shorten(&key));
+            return Err(Error::props_limit(what, bytes as usize, limits.max_props_bytes));
         }
     }
     Ok(())

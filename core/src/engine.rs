@@ -209,17 +209,23 @@ impl<'s, S: Store> Engine<'s, S> {
         }
     }
 
-    /// The smallest pos among `parent`'s effective children with pos > `after` (any when None).
-    fn next_pos(&mut self, parent: &str, after: Option<&str>, exclude: &str) -> Result<Option<String>> {
+    /// The nearest pos among `parent`'s effective children beyond `bound`: the smallest one
+    /// above it when `upward`, else the largest one below it (any child when `bound` is None).
+    /// Stored children moved away or deleted by this patch, and `exclude`, are skipped.
+    fn neighbour_pos(&mut self, parent: &str, bound: Option<&str>, exclude: &str, upward: bool) -> Result<Option<String>> {
+        let beyond = |p: &str| bound.map_or(true, |b| if upward { p.as_bytes() > b.as_bytes() } else { p.as_bytes() < b.as_bytes() });
         let from_overlay = self.placed.get(parent).and_then(|set| {
-            set.iter()
-                .find(|(p, k)| k != exclude && after.map_or(true, |a| p.as_bytes() > a.as_bytes()))
-                .map(|(p, _)| p.clone())
+            let mut it: Box<dyn Iterator<Item = &(String, String)>> = if upward { Box::new(set.iter()) } else { Box::new(set.iter().rev()) };
+            it.find(|(p, k)| k != exclude && beyond(p)).map(|(p, _)| p.clone())
         });
-        let mut cursor = after.map(str::to_string);
+        let mut cursor = bound.map(str::to_string);
         let mut limit = 1;
         let from_store = loop {
-            let batch = self.store.children_after(parent, cursor.as_deref(), limit)?;
+            let batch = if upward {
+                self.store.children_after(parent, cursor.as_deref(), limit)?
+            } else {
+                self.store.children_before(parent, cursor.as_deref(), limit)?
+            };
             let n = batch.len();
             if let Some(c) = batch.iter().find(|c| self.stays(c, parent, exclude)) {
                 break Some(c.1.clone());
@@ -230,32 +236,15 @@ impl<'s, S: Store> Engine<'s, S> {
             cursor = batch.last().map(|c| c.1.clone());
             limit = (limit * 4).min(1024);
         };
-        Ok(min_pos(from_overlay, from_store, false))
+        Ok(min_pos(from_overlay, from_store, !upward))
     }
 
-    /// The largest pos among `parent`'s effective children with pos < `before` (any when None).
+    fn next_pos(&mut self, parent: &str, after: Option<&str>, exclude: &str) -> Result<Option<String>> {
+        self.neighbour_pos(parent, after, exclude, true)
+    }
+
     fn prev_pos(&mut self, parent: &str, before: Option<&str>, exclude: &str) -> Result<Option<String>> {
-        let from_overlay = self.placed.get(parent).and_then(|set| {
-            set.iter()
-                .rev()
-                .find(|(p, k)| k != exclude && before.map_or(true, |b| p.as_bytes() < b.as_bytes()))
-                .map(|(p, _)| p.clone())
-        });
-        let mut cursor = before.map(str::to_string);
-        let mut limit = 1;
-        let from_store = loop {
-            let batch = self.store.children_before(parent, cursor.as_deref(), limit)?;
-            let n = batch.len();
-            if let Some(c) = batch.iter().find(|c| self.stays(c, parent, exclude)) {
-                break Some(c.1.clone());
-            }
-            if n < limit {
-                break None;
-            }
-            cursor = batch.last().map(|c| c.1.clone());
-            limit = (limit * 4).min(1024);
-        };
-        Ok(min_pos(from_overlay, from_store, true))
+        self.neighbour_pos(parent, before, exclude, false)
     }
 
     /// Computes the pos for `key` placed under `parent` at `place`, or the conflict.

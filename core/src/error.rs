@@ -126,6 +126,16 @@ impl Error {
         Error::InvalidPatch { op: Some(op), msg: msg.into() }
     }
 
+    /// `nodesync.max_props_bytes` exceeded: `"{what} {bytes} bytes, more than ..."`.
+    pub fn props_limit(what: impl std::fmt::Display, bytes: usize, limit: usize) -> Error {
+        Error::Limit {
+            guc: "nodesync.max_props_bytes",
+            limit: limit as i64,
+            actual: bytes as i64,
+            what: format!("{what} {bytes} bytes, more than nodesync.max_props_bytes ({limit})"),
+        }
+    }
+
     pub fn invalid_patch(msg: impl Into<String>) -> Error {
         Error::InvalidPatch { op: None, msg: msg.into() }
     }

@@ -292,17 +292,8 @@ impl<'a> Fields<'a> {
                 let stored: Map<String, Value> = m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
                 let bytes = Value::Object(stored).to_string().len();
                 if bytes > limits.max_props_bytes {
-                    return Err(Error::Limit {
-                        guc: "nodesync.max_props_bytes",
-                        limit: limits.max_props_bytes as i64,
-                        actual: bytes as i64,
-                        what: format!(
-                            "op {}: props of \"{}\" are {bytes} bytes, more than nodesync.max_props_bytes ({})",
-                            self.i,
-                            shorten(self.obj.get("key").and_then(Value::as_str).unwrap_or("?")),
-                            limits.max_props_bytes
-                        ),
-                    });
+                    let key = shorten(self.obj.get("key").and_then(Value::as_str).unwrap_or("?"));
+                    return Err(Error::props_limit(format!("op {}: props of \"{key}\" are", self.i), bytes, limits.max_props_bytes));
                 }
                 Ok(Some(m.clone()))
             }
