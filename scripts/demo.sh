@@ -91,7 +91,11 @@ SQL
 
 say "alice catches up: what changed since gen 2, then retries on the new version"
 scene <<'SQL'
+\pset format unaligned
+\pset tuples_only on
 SELECT jsonb_pretty(nodesync.diff_since('scene', 2));
+\pset format aligned
+\pset tuples_only off
 -- a refused patch did not use up seq 2
 SELECT nodesync.apply_patch('scene', '{"base": 3, "ops": [
   {"op": "update", "key": "p1", "version": 2, "props": {"bold": true}}]}', 'alice', 2);
@@ -103,7 +107,11 @@ SQL
 
 say "time travel: the document as it was at gen 2, and as it is now"
 scene <<'SQL'
+\pset format unaligned
+\pset tuples_only on
 SELECT jsonb_pretty(nodesync.snapshot('scene', 2) -> 'root' -> 'children');
+\pset format aligned
+\pset tuples_only off
 SELECT key, parent, kind, props, version, gen FROM nodesync.nodes('scene') ORDER BY parent NULLS FIRST, pos;
 SQL
 

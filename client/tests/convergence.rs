@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nodesync_core::model::Rng;
 use pg_nodesync_client::sim::{random_edit, seed_patch, Edit};
-use pg_nodesync_client::{Config, Policy, Replica, Rule, Tree};
+use pg_nodesync_client::{Config, Policy, Pushed, Replica, Rule, Tree};
 use serde_json::Value;
 
 const REPLICAS: usize = 8;
@@ -275,7 +275,13 @@ fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
                 }
             }
             6..=8 => {
-                r.push().map_err(|e| format!("push: {e}"))?;
+                // one replica at a time: after one rebase onto the current state the retry
+                // must go through
+                if let Pushed::Committed { attempts, .. } = r.push().map_err(|e| format!("push: {e}"))? {
+                    if attempts > 2 {
+                        return Err(format!("replica {i}: {attempts} attempts without concurrent writers"));
+                    }
+                }
             }
             9 => {
                 r.pull().map_err(|e| format!("pull: {e}"))?;
