@@ -1,0 +1,374 @@
+//! Connections, the two plain-SQL baselines, document loading, and one "editor" per connection
+//! that performs the same logical edit on any of the three systems.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use postgres::error::SqlState;
+use postgres::types::Type;
+use postgres::{Client, NoTls, Statement};
+use serde_json::Value;
+
+pub const DB: &str = "nodesync_bench";
+
+pub fn env(k: &str, default: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| default.to_string())
+}
+
+pub fn conninfo(db: &str) -> String {
+    format!(
+        "host={} port={} user={} dbname={db} application_name=nodesync_bench",
+        env("PGHOST", "/tmp/nodesync-bench-55450"),
+        env("PGPORT", "55450"),
+        env("PGUSER", "postgres")
+    )
+}
+
+pub fn connect() -> Client {
+    Client::connect(&conninfo(DB), NoTls).unwrap_or_else(|e| panic!("connect {}: {e}", conninfo(DB)))
+}
+
+/// The three systems measured side by side.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum Sys {
+    /// pg_nodesync: `nodesync.apply_patch`.
+    Ext,
+    /// Baseline "floor": the least work any correct implementation must do.
+    Floor,
+    /// Baseline "snapshot-rewrite": ShareDB's Postgres adapter pattern.
+    Snap,
+}
+
+impl Sys {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sys::Ext => "nodesync",
+            Sys::Floor => "floor",
+            Sys::Snap => "snapshot-rewrite",
+        }
+    }
+}
+
+/// Fresh benchmark database with the extension and the baselines.
+pub fn create_database() -> Client {
+    let mut admin = Client::connect(&conninfo("postgres"), NoTls).unwrap_or_else(|e| panic!("connect {}: {e}", conninfo("postgres")));
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {DB}")).expect("drop bench database");
+    admin.batch_execute(&format!("CREATE DATABASE {DB}")).expect("create bench database");
+    let mut c = connect();
+    c.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION pg_nodesync");
+    c.batch_execute(BASELINES).expect("create the baselines");
+    c
+}
+
+/// The baselines, plain SQL. Both see the same documents (same keys, kinds and props) as
+/// pg_nodesync; see docs/performance.md for what each one does and does not do.
+const BASELINES: &str = r#"
+CREATE SCHEMA bench;
+
+-- floor: one row per node. Per edit: bump the document's gen (UPDATE ... RETURNING), lock
+-- and version-check one node row, update its props, insert one log row, pg_notify.
+CREATE TABLE bench.floor_doc (doc text PRIMARY KEY, gen bigint NOT NULL);
+CREATE TABLE bench.floor_node (
+    doc text NOT NULL, key text NOT NULL, version bigint NOT NULL, gen bigint NOT NULL, props jsonb NOT NULL,
+    PRIMARY KEY (doc, key));
+CREATE TABLE bench.floor_log (doc text NOT NULL, gen bigint NOT NULL, op jsonb NOT NULL, at timestamptz NOT NULL,
+    PRIMARY KEY (doc, gen));
+
+CREATE FUNCTION bench.floor_update(d text, k text, v bigint, delta jsonb) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE g bigint; cur bigint;
+BEGIN
+    UPDATE bench.floor_doc SET gen = gen + 1 WHERE doc = d RETURNING gen INTO g;
+    IF NOT FOUND THEN RAISE EXCEPTION 'unknown document %', d USING ERRCODE = '42704'; END IF;
+    SELECT version INTO cur FROM bench.floor_node WHERE doc = d AND key = k FOR UPDATE;
+    IF cur IS DISTINCT FROM v THEN
+        RAISE EXCEPTION 'version conflict on %: expected %, actual %', k, v, cur USING ERRCODE = '40001';
+    END IF;
+    UPDATE bench.floor_node SET props = props || delta, version = version + 1, gen = g WHERE doc = d AND key = k;
+    INSERT INTO bench.floor_log VALUES (d, g, jsonb_build_object('op', 'update', 'key', k, 'version', v, 'props', delta), clock_timestamp());
+    PERFORM pg_notify('bench', json_build_object('doc', d, 'gen', g)::text);
+    RETURN g;
+END $$;
+
+-- floor for inserts: the same, inserting the node row (the primary key is the exists check).
+-- It keeps no sibling order at all, which pg_nodesync must.
+CREATE FUNCTION bench.floor_insert(d text, k text, p jsonb) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE g bigint;
+BEGIN
+    UPDATE bench.floor_doc SET gen = gen + 1 WHERE doc = d RETURNING gen INTO g;
+    IF NOT FOUND THEN RAISE EXCEPTION 'unknown document %', d USING ERRCODE = '42704'; END IF;
+    INSERT INTO bench.floor_node VALUES (d, k, 1, g, p);
+    INSERT INTO bench.floor_log VALUES (d, g, jsonb_build_object('op', 'create', 'key', k, 'props', p), clock_timestamp());
+    PERFORM pg_notify('bench', json_build_object('doc', d, 'gen', g)::text);
+    RETURN g;
+END $$;
+
+-- snapshot-rewrite: ShareDB's Postgres adapter pattern. One jsonb snapshot row per document,
+-- rewritten per op (here server-side with jsonb_set, which spares the round trip of the whole
+-- snapshot that ShareDB makes), plus an ops row keyed (doc, version).
+CREATE TABLE bench.sr_snapshot (doc text PRIMARY KEY, version bigint NOT NULL, data jsonb NOT NULL);
+CREATE TABLE bench.sr_ops (doc text NOT NULL, version bigint NOT NULL, op jsonb NOT NULL, PRIMARY KEY (doc, version));
+
+CREATE FUNCTION bench.sr_update(d text, k text, prop text, val jsonb) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE v bigint;
+BEGIN
+    UPDATE bench.sr_snapshot SET data = jsonb_set(data, ARRAY['nodes', k, 'props', prop], val), version = version + 1
+     WHERE doc = d RETURNING version INTO v;
+    IF NOT FOUND THEN RAISE EXCEPTION 'unknown document %', d USING ERRCODE = '42704'; END IF;
+    INSERT INTO bench.sr_ops VALUES (d, v, jsonb_build_object('p', ARRAY['nodes', k, 'props', prop], 'oi', val));
+    RETURN v;
+END $$;
+
+-- Server-side timing of diff_since: clock_timestamp() around each call, in microseconds.
+CREATE FUNCTION bench.time_diff(d text, since bigint, reps int) RETURNS float8[]
+LANGUAGE plpgsql AS $$
+DECLARE t timestamptz; r float8[] := '{}'; n int;
+BEGIN
+    FOR i IN 1..reps LOOP
+        t := clock_timestamp();
+        PERFORM nodesync.diff_since(d, since);
+        r := r || (extract(epoch FROM clock_timestamp() - t) * 1e6)::float8;
+    END LOOP;
+    RETURN r;
+END $$;
+"#;
+
+/// Node versions as the benchmark committed them (keys never edited are at version 1).
+/// The benchmark is the only writer, so it always knows the version to send.
+type VersionMap = HashMap<(Sys, String, String), i64>;
+static VERSIONS: Mutex<Option<VersionMap>> = Mutex::new(None);
+
+fn version_of(sys: Sys, doc: &str, key: &str) -> i64 {
+    let g = VERSIONS.lock().unwrap();
+    g.as_ref().and_then(|m| m.get(&(sys, doc.to_string(), key.to_string())).copied()).unwrap_or(1)
+}
+
+fn set_version(sys: Sys, doc: &str, key: &str, v: i64) {
+    let mut g = VERSIONS.lock().unwrap();
+    g.get_or_insert_with(HashMap::new).insert((sys, doc.to_string(), key.to_string()), v);
+}
+
+/// Loads the current versions of a document's nodes (for tools that start on an edited database).
+pub fn preload_versions(c: &mut Client, sys: Sys, doc: &str) {
+    let q = match sys {
+        Sys::Ext => "SELECT t.key, t.version FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id WHERE d.doc = $1",
+        _ => "SELECT key, version FROM bench.floor_node WHERE doc = $1",
+    };
+    for r in c.query(q, &[&doc]).unwrap() {
+        set_version(sys, doc, r.get(0), r.get(1));
+    }
+}
+
+pub fn js(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+/// One connection that edits one system.
+pub struct Editor {
+    pub c: Client,
+    pub sys: Sys,
+    upd: Statement,
+    ins: Option<Statement>,
+    pub retries: usize,
+}
+
+impl Editor {
+    pub fn new(sys: Sys) -> Editor {
+        let mut c = connect();
+        let (upd, ins) = match sys {
+            Sys::Ext => (
+                c.prepare_typed("SELECT nodesync.apply_patch($1, $2::jsonb)->>'gen'", &[Type::TEXT, Type::TEXT]).unwrap(),
+                Some(c.prepare_typed("SELECT nodesync.apply_patch($1, $2::jsonb)->>'gen'", &[Type::TEXT, Type::TEXT]).unwrap()),
+            ),
+            Sys::Floor => (
+                c.prepare_typed("SELECT bench.floor_update($1, $2, $3, $4::jsonb)::text", &[Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT]).unwrap(),
+                Some(c.prepare_typed("SELECT bench.floor_insert($1, $2, $3::jsonb)::text", &[Type::TEXT, Type::TEXT, Type::TEXT]).unwrap()),
+            ),
+            Sys::Snap => (
+                c.prepare_typed("SELECT bench.sr_update($1, $2, 'text', $3::jsonb)::text", &[Type::TEXT, Type::TEXT, Type::TEXT]).unwrap(),
+                None,
+            ),
+        };
+        Editor { c, sys, upd, ins, retries: 0 }
+    }
+
+    /// Sets the `text` prop of one node (one committed transaction).
+    pub fn update(&mut self, doc: &str, key: &str, text: &str) {
+        for attempt in 0..3 {
+            let v = version_of(self.sys, doc, key);
+            let r = match self.sys {
+                Sys::Ext => {
+                    let patch = format!(
+                        r#"{{"ops":[{{"op":"update","key":{},"version":{v},"props":{{"text":{}}}}}]}}"#,
+                        js(key),
+                        js(text)
+                    );
+                    self.c.query_one(&self.upd, &[&doc, &patch])
+                }
+                Sys::Floor => {
+                    let delta = format!(r#"{{"text":{}}}"#, js(text));
+                    self.c.query_one(&self.upd, &[&doc, &key, &v, &delta])
+                }
+                Sys::Snap => self.c.query_one(&self.upd, &[&doc, &key, &js(text)]),
+            };
+            match r {
+                Ok(_) => {
+                    if self.sys != Sys::Snap {
+                        set_version(self.sys, doc, key, v + 1);
+                    }
+                    return;
+                }
+                Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) && attempt < 2 => {
+                    // Not expected (the benchmark is the only writer): re-read and retry.
+                    self.retries += 1;
+                    let actual = self.actual_version(doc, key);
+                    set_version(self.sys, doc, key, actual);
+                }
+                Err(e) => panic!("{} update {doc}/{key}: {e:?}", self.sys.name()),
+            }
+        }
+    }
+
+    fn actual_version(&mut self, doc: &str, key: &str) -> i64 {
+        let q = match self.sys {
+            Sys::Ext => "SELECT t.version FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id WHERE d.doc = $1 AND t.key = $2",
+            _ => "SELECT version FROM bench.floor_node WHERE doc = $1 AND key = $2",
+        };
+        self.c.query_one(q, &[&doc, &key]).unwrap().get(0)
+    }
+
+    /// Creates a node under `parent` right after sibling `after` (the floor keeps no order).
+    pub fn insert(&mut self, doc: &str, key: &str, parent: &str, after: &str, text: &str) {
+        let ins = self.ins.as_ref().expect("insert not measured for this system");
+        let r = match self.sys {
+            Sys::Ext => {
+                let patch = format!(
+                    r#"{{"ops":[{{"op":"create","key":{},"kind":"paragraph","parent":{},"after":{},"props":{{"text":{}}}}}]}}"#,
+                    js(key),
+                    js(parent),
+                    js(after),
+                    js(text)
+                );
+                self.c.query_one(ins, &[&doc, &patch])
+            }
+            _ => {
+                let p = format!(r#"{{"text":{}}}"#, js(text));
+                self.c.query_one(ins, &[&doc, &key, &p])
+            }
+        };
+        if let Err(e) = r {
+            panic!("{} insert {doc}/{key}: {e:?}", self.sys.name());
+        }
+    }
+}
+
+/// The text a loaded paragraph starts with.
+pub fn para_text(i: usize) -> String {
+    format!("Paragraph {i}: the quick brown fox jumps over the lazy dog.")
+}
+
+/// Paragraph keys of a flat document of `n` nodes (root + n-1 paragraphs).
+pub fn flat_key(i: usize) -> String {
+    format!("p{i}")
+}
+
+/// Paragraph keys of a sectioned document.
+pub fn sec_key(s: usize, i: usize) -> String {
+    format!("s{s}p{i}")
+}
+
+fn apply_creates(c: &mut Client, doc: &str, ops: &mut Vec<String>) {
+    if ops.is_empty() {
+        return;
+    }
+    let patch = format!(r#"{{"ops":[{}]}}"#, ops.join(","));
+    c.query_one("SELECT nodesync.apply_patch($1, $2::text::jsonb)->>'gen'", &[&doc, &patch])
+        .unwrap_or_else(|e| panic!("loading {doc}: {e:?}"));
+    ops.clear();
+}
+
+fn create_op(key: &str, parent: &str, kind: &str, text: &str) -> String {
+    format!(r#"{{"op":"create","key":{},"kind":"{kind}","parent":{},"props":{{"text":{}}}}}"#, js(key), js(parent), js(text))
+}
+
+const BATCH: usize = 10_000;
+
+/// A flat document: root + `n - 1` paragraphs `p0..`, loaded through apply_patch.
+pub fn load_flat(c: &mut Client, doc: &str, n: usize, empty_text: bool) {
+    let t0 = Instant::now();
+    c.query_one("SELECT nodesync.create_doc($1)", &[&doc]).unwrap();
+    let mut ops = Vec::with_capacity(BATCH);
+    for i in 0..n.saturating_sub(1) {
+        let text = if empty_text { String::new() } else { para_text(i) };
+        ops.push(create_op(&flat_key(i), "root", "paragraph", &text));
+        if ops.len() == BATCH {
+            apply_creates(c, doc, &mut ops);
+            if (i + 1) % 100_000 == 0 {
+                eprintln!("  load {doc}: {} nodes, {:.0}s", i + 2, t0.elapsed().as_secs_f64());
+            }
+        }
+    }
+    apply_creates(c, doc, &mut ops);
+}
+
+/// A sectioned document: root + `sections` sections of `per` paragraphs each.
+pub fn load_sections(c: &mut Client, doc: &str, sections: usize, per: usize) {
+    let t0 = Instant::now();
+    c.query_one("SELECT nodesync.create_doc($1)", &[&doc]).unwrap();
+    let mut ops = Vec::with_capacity(BATCH);
+    for s in 0..sections {
+        ops.push(create_op(&format!("s{s}"), "root", "section", &format!("Section {s}")));
+    }
+    apply_creates(c, doc, &mut ops);
+    let mut done = 1 + sections;
+    for s in 0..sections {
+        for i in 0..per {
+            ops.push(create_op(&sec_key(s, i), &format!("s{s}"), "paragraph", &para_text(s * per + i)));
+            if ops.len() == BATCH {
+                apply_creates(c, doc, &mut ops);
+                done += BATCH;
+                if done % 100_000 < BATCH {
+                    eprintln!("  load {doc}: {done} nodes, {:.0}s", t0.elapsed().as_secs_f64());
+                }
+            }
+        }
+    }
+    apply_creates(c, doc, &mut ops);
+}
+
+/// Copies a loaded pg_nodesync document into the floor (one row per node) and, if `snap`,
+/// into the snapshot-rewrite baseline (one jsonb snapshot), with the same keys and props.
+pub fn mirror(c: &mut Client, doc: &str, snap: bool) {
+    c.execute("INSERT INTO bench.floor_doc VALUES ($1, 1)", &[&doc]).unwrap();
+    c.execute(
+        "INSERT INTO bench.floor_node
+         SELECT $1, t.key, 1, 1, t.props FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id
+          WHERE d.doc = $1 AND NOT t.deleted",
+        &[&doc],
+    )
+    .unwrap();
+    if snap {
+        c.execute(
+            "INSERT INTO bench.sr_snapshot
+             SELECT $1, 1, jsonb_build_object('nodes', jsonb_object_agg(t.key,
+                        jsonb_build_object('kind', t.kind, 'parent', t.parent, 'props', t.props)))
+               FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id
+              WHERE d.doc = $1 AND NOT t.deleted",
+            &[&doc],
+        )
+        .unwrap();
+    }
+}
+
+/// Current WAL position (text).
+pub fn wal_lsn(c: &mut Client) -> String {
+    c.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0)
+}
+
+/// WAL bytes since `lsn`.
+pub fn wal_since(c: &mut Client, lsn: &str) -> f64 {
+    c.query_one("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)::float8", &[&lsn]).unwrap().get(0)
+}
