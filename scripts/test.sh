@@ -13,14 +13,29 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export NODESYNC_PORT=${NODESYNC_PORT:-55433}
 export NODESYNC_PGDIR=${NODESYNC_PGDIR:-/tmp/nodesync-test-$NODESYNC_PORT}
 ONLY=${ONLY:-}
-passed=0; failed=0; failures=()
+passed=0; failed=0; failures=(); tests_ok=0; tests_bad=0; summary=()
+LOGDIR=$(mktemp -d /tmp/nodesync-test-logs.XXXXXX)
+# counts "N passed/failed" in a layer's output: cargo test, pg_regress, conformance, reliability
+count() {  # count LOGFILE -> "ok bad"
+  awk '
+    /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) ok += $(i-1); if ($(i) ~ /^failed;?$/) bad += $(i-1) } next }
+    /^ *All [0-9]+ tests passed/ { ok += $2; next }
+    /^ *[0-9]+ of [0-9]+ tests failed/ { bad += $1; ok += $3 - $1; next }
+    /^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed/ { n = split($0, w, " "); for (i = 1; i <= n; i++) { if (w[i] ~ /^passed,?$/) ok += w[i-1]; if (w[i] ~ /^failed,?$/) bad += w[i-1] } }
+    END { print ok + 0, bad + 0 }' "$1"
+}
 layer() {  # layer NAME COMMAND...
   local name=$1; shift
   if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
   echo "==> $name: $*"
-  local t0=$SECONDS
-  if "$@"; then passed=$((passed+1)); echo "<== $name: ok ($((SECONDS-t0))s)"
-  else failed=$((failed+1)); failures+=("$name"); echo "<== $name: FAILED ($((SECONDS-t0))s)"; fi
+  local t0=$SECONDS log="$LOGDIR/$name.log" rc
+  "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+  read -r ok bad < <(count "$log")
+  tests_ok=$((tests_ok+ok)); tests_bad=$((tests_bad+bad))
+  if [ "$rc" -eq 0 ]; then passed=$((passed+1)); echo "<== $name: ok, $ok tests ($((SECONDS-t0))s)"
+  else failed=$((failed+1)); failures+=("$name"); [ "$bad" -eq 0 ] && tests_bad=$((tests_bad+1))
+       echo "<== $name: FAILED ($((SECONDS-t0))s)"; fi
+  summary+=("$(printf '%-12s %-6s %6s passed %4s failed %5ss' "$name" "$([ "$rc" -eq 0 ] && echo ok || echo FAIL)" "$ok" "$bad" "$((SECONDS-t0))")")
 }
 cleanup() { scripts/cluster.sh stop || true; }
 trap cleanup EXIT
@@ -52,6 +67,9 @@ layer client-lib client_lib
 [ -x scripts/reliability.sh ] && layer reliability scripts/reliability.sh
 
 echo
+echo "layer        result  tests"
+printf '%s\n' "${summary[@]}"
 [ ${#failures[@]} -gt 0 ] && echo "failed layers: ${failures[*]}"
 echo "layers: $passed passed, $failed failed"
+echo "tests: $tests_ok passed, $tests_bad failed"
 [ "$failed" -eq 0 ]
