@@ -529,7 +529,10 @@ fn w3(cfg: &Cfg, d: &Docs, rep: &mut Report) -> (Value, DiffSeries) {
 /// Workload 4: snapshot vs a plain SELECT of the same rows (client wall time, text results).
 fn w4(cfg: &Cfg, d: &Docs, rep: &mut Report) -> Value {
     rep.section("4. snapshot vs plain SELECT of the same rows (client wall time, whole result fetched)");
-    rep.line(format!("{:<18} {:>8} {:>14} {:>14} {:>14} {:>10}", "document", "nodes", "snapshot() ms", "SELECT ms", "sr row ms", "×SELECT"));
+    rep.line(format!(
+        "{:<18} {:>8} {:>14} {:>11} {:>16} {:>11} {:>9}",
+        "document", "nodes", "snapshot() ms", "SELECT ms", "SQL jsonb_agg ms", "sr row ms", "×SELECT"
+    ));
     let big = d.sizes.iter().find(|s| s.2 == cfg.snap_doc_big).unwrap().1.clone();
     let mut c = db::connect();
     let mut out = serde_json::Map::new();
@@ -543,7 +546,14 @@ fn w4(cfg: &Cfg, d: &Docs, rep: &mut Report) -> Value {
             )
             .unwrap();
         let sr = c.prepare("SELECT data::text FROM bench.sr_snapshot WHERE doc = $1").unwrap();
-        let (mut ts, mut tq, mut tr) = (vec![], vec![], vec![]);
+        // the same rows as one flat jsonb array built by Postgres: what JSON costs in plain SQL
+        let agg = c
+            .prepare(
+                "SELECT jsonb_agg(x)::text FROM (SELECT t.key, t.parent, t.pos, t.kind, t.props, t.version, t.gen FROM nodesync.tree t
+                  WHERE t.doc_id = (SELECT id FROM nodesync.documents WHERE doc = $1) AND NOT t.deleted) x",
+            )
+            .unwrap();
+        let (mut ts, mut tq, mut tr, mut ta) = (vec![], vec![], vec![], vec![]);
         let mut nodes = 0;
         for i in 0..reps + 1 {
             let t0 = Instant::now();
@@ -566,22 +576,36 @@ fn w4(cfg: &Cfg, d: &Docs, rep: &mut Report) -> Value {
             let t0 = Instant::now();
             let x: String = c.query_one(&sr, &[&doc]).unwrap().get(0);
             let rr = t0.elapsed().as_secs_f64() * 1e3;
+            let t0 = Instant::now();
+            let y: String = c.query_one(&agg, &[&doc]).unwrap().get(0);
+            let ag = t0.elapsed().as_secs_f64() * 1e3;
             nodes = rows.len();
             if i > 0 {
                 ts.push(a);
                 tq.push(b);
                 tr.push(rr);
+                ta.push(ag);
             }
-            std::hint::black_box((s.len(), bytes, x.len()));
+            std::hint::black_box((s.len(), bytes, x.len(), y.len()));
         }
-        let (a, b, rr) = (median(&ts), median(&tq), median(&tr));
-        rep.line(format!("{:<18} {:>8} {:>14.2} {:>14.2} {:>14.2} {:>10.2}", format!("{label} ({doc})"), nodes, a, b, rr, a / b));
+        let (a, b, rr, ag) = (median(&ts), median(&tq), median(&tr), median(&ta));
+        rep.line(format!(
+            "{:<18} {:>8} {:>14.2} {:>11.2} {:>16.2} {:>11.2} {:>9.2}",
+            format!("{label} ({doc})"),
+            nodes,
+            a,
+            b,
+            ag,
+            rr,
+            a / b
+        ));
         out.insert(
             label.into(),
             json!({"doc": doc, "nodes": nodes, "reps": reps, "snapshot_ms": r4(a), "select_ms": r4(b),
-                   "snapshot_rewrite_read_ms": r4(rr), "snapshot_over_select": r3(a / b)}),
+                   "sql_jsonb_agg_ms": r4(ag), "snapshot_rewrite_read_ms": r4(rr), "snapshot_over_select": r3(a / b),
+                   "snapshot_over_jsonb_agg": r3(a / ag)}),
         );
-        groups.push((format!("{label} nodes"), vec![Some(a), Some(b), Some(rr)]));
+        groups.push((format!("{label} nodes"), vec![Some(a), Some(b), Some(ag), Some(rr)]));
     }
     rep.charts.push((
         "w4_snapshot_vs_select.svg".into(),
@@ -589,7 +613,12 @@ fn w4(cfg: &Cfg, d: &Docs, rep: &mut Report) -> Value {
             "snapshot() vs plain SELECT of the same rows",
             "client wall time, median; lower is better",
             "ms",
-            &["nodesync.snapshot()".into(), "plain SELECT (rows)".into(), "snapshot-rewrite: read jsonb row".into()],
+            &[
+                "nodesync.snapshot()".into(),
+                "plain SELECT (rows)".into(),
+                "SQL jsonb_agg (flat)".into(),
+                "snapshot-rewrite: read row".into(),
+            ],
             &groups,
             true,
         ),
@@ -832,6 +861,16 @@ fn machine(c: &mut postgres::Client) -> Value {
     })
 }
 
+/// User + system CPU seconds of a local process (the backend), from /proc; 0 if unreadable.
+fn proc_cpu_secs(pid: i32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn profile_loop(args: &[String]) {
     let secs: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30.0);
     let mode = if args.get(3).map(String::as_str) == Some("async") { Mode::Async } else { Mode::Durable };
@@ -847,6 +886,7 @@ fn profile_loop(args: &[String]) {
     println!("{pid}");
     let nodes: i64 = ed.c.query_one("SELECT count(*) FROM bench.floor_node WHERE doc = 'w1'", &[]).unwrap().get(0);
     let mut rng = Rng::new(99);
+    let cpu0 = proc_cpu_secs(pid);
     let start = Instant::now();
     let mut n = 0;
     while start.elapsed().as_secs_f64() < secs {
@@ -854,7 +894,8 @@ fn profile_loop(args: &[String]) {
         ed.update("w1", &flat_key(rng.below(nodes as u64 - 1) as usize), &text);
         n += 1;
     }
-    eprintln!("{n} edits in {secs}s: {:.1}/s", n as f64 / secs);
+    let cpu = proc_cpu_secs(pid) - cpu0;
+    eprintln!("{n} edits in {secs}s: {:.1}/s, backend CPU {:.1} µs/edit", n as f64 / secs, cpu / n as f64 * 1e6);
 }
 
 fn main() {
