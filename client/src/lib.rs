@@ -3,13 +3,15 @@
 //!
 //! - [`tree`]: the in-memory document (shadow and local tree), snapshots and diffs
 //! - [`rebase`]: the pure part: local edits → one patch, and the rebase rules
-//! - [`replica`]: [`Replica`]: local edits, push / pull / live, bounded retries
+//! - [`workspace`]: [`Workspace`]: the local edit state (shadow, local tree, dirty keys), no I/O
+//! - [`replica`]: [`Replica`]: a workspace over a connection: push / pull / live, bounded retries
 //! - [`journal`]: the durable retry journal
+//! - [`sim`]: simulated editors (tests and `nodesync-demo`)
 
 pub mod journal;
 pub mod rebase;
-pub mod sim;
 pub mod replica;
+pub mod sim;
 pub mod tree;
 pub mod workspace;
 

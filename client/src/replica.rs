@@ -1,5 +1,5 @@
-//! A [`Replica`] of one document over one connection: the shadow, the local tree, the dirty
-//! and placed sets, at most one patch in flight, and the push / pull / live loop.
+//! A [`Replica`] of one document over one connection: a [`Workspace`] (shadow, local tree,
+//! dirty and placed keys), at most one patch in flight, and the push / pull / live loop.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 
 use crate::journal::{Entry, Journal};
 use crate::rebase::{Dropped, Policy};
+use crate::tree::{Diff, Node, Tree};
 pub use crate::workspace::EditError;
 use crate::workspace::Workspace;
-use crate::tree::{Diff, Node, Tree};
 
 /// How a replica behaves.
 #[derive(Debug, Clone)]
