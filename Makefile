@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 install: setup
-	cargo pgrx install --pg-config $(PG_CONFIG)
+	@bash scripts/install.sh
 
 test: setup
 	@bash scripts/test.sh

@@ -31,29 +31,8 @@ esac
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-# Install like `cargo pgrx install`, but each file is renamed into place: a server that has
-# the old library loaded keeps its mapping (overwriting a loaded .so in place crashes its
-# backends with SIGBUS).
-install_extension() {
-  local pkg log SUDO=
-  [ "$(id -u)" = 0 ] || SUDO=sudo
-  pkg=$(mktemp -d); log=$(mktemp)
-  if ! cargo pgrx package "${PKG_PROFILE[@]}" --pg-config "$PG_CONFIG" --out-dir "$pkg" >"$log" 2>&1; then
-    tail -40 "$log" >&2; echo "demo: cargo pgrx package failed (log: $log)" >&2; exit 1
-  fi
-  grep -E "Finished" "$log" | sed 's/\x1b\[[0-9;]*m//g' || true
-  (cd "$pkg" && find . -type f) | while read -r f; do
-    local dest="/${f#./}" mode=644
-    [[ "$dest" == *.so ]] && mode=755
-    $SUDO install -D -m "$mode" "$pkg/$f" "$dest.demo-tmp.$$"
-    $SUDO mv -f "$dest.demo-tmp.$$" "$dest"
-    echo "  installed $dest"
-  done
-  rm -rf "$pkg" "$log"
-}
-
 say "build: extension and editors ($BUILD)"
-install_extension
+bash scripts/install.sh "${PKG_PROFILE[@]}"
 cargo build "${CARGO_PROFILE[@]}" -q -p pg_nodesync_client --bin nodesync-demo
 
 cleanup() {

@@ -49,7 +49,7 @@ pgtest() {
     cargo pgrx test pg15
   fi
 }
-install_ext() { cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null; }
+install_ext() { bash scripts/install.sh --debug >/dev/null; }
 conformance() { eval "$(scripts/cluster.sh env)"; bash ../shared/conformance/run.sh; }
 client_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_tests -- --test-threads=1; }
 
