@@ -35,7 +35,7 @@ fn store_flat(s: &mut MemStore) -> Flat {
 }
 
 /// One fuzz input through the whole core. `Err(description)` on a disagreement.
-pub fn one(bytes: &[u8], limits: Limits, model: &mut Model, store: &mut MemStore) -> Result<&'static str, String> {
+pub fn one(bytes: &[u8], limits: Limits, model: &mut Model, store: &mut MemStore, hist: &mut Vec<Value>) -> Result<&'static str, String> {
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(_) => return Ok("not-json"),
@@ -58,6 +58,14 @@ pub fn one(bytes: &[u8], limits: Limits, model: &mut Model, store: &mut MemStore
     if patch.base.is_some_and(|b| b > store.gen) {
         return Ok("base-after-gen");
     }
+    if limits != Limits::default() {
+        // tiny limits: the model knows no limits, so only "no panic, no other error" here
+        let mut scratch = store.clone();
+        return match evaluate(&mut scratch, &patch, limits) {
+            Ok(_) | Err(Error::Limit { .. }) => Ok("tiny-limits"),
+            Err(e) => Err(format!("engine error under limits {limits:?}: {e}")),
+        };
+    }
     let got = match evaluate(store, &patch, limits) {
         Ok(o) => o,
         Err(Error::Limit { .. }) => return Ok("limit"),
@@ -71,6 +79,7 @@ pub fn one(bytes: &[u8], limits: Limits, model: &mut Model, store: &mut MemStore
                 return Err(format!("versions: model {versions:?}, engine {gv:?}"));
             }
             store.apply(&plan);
+            hist.push(patch.to_json());
             if model.history.len() > 2 {
                 model.history.drain(..model.history.len() - 1);
             }
@@ -102,6 +111,7 @@ pub fn run(n: u64, seed: u64, outdir: &str) {
     let mut model = Model::new("doc", Map::new());
     let mut store = MemStore::new("doc", Map::new());
     let mut next_key = 0u32;
+    let mut hist: Vec<Value> = vec![];
     // silence the default panic output: panics are reported as failures below
     let prev = std::panic::take_hook();
     if std::env::var("RELIABILITY_SHOW_PANICS").is_err() {
@@ -111,6 +121,7 @@ pub fn run(n: u64, seed: u64, outdir: &str) {
         if i % 2000 == 0 {
             model = Model::new("doc", Map::new());
             store = MemStore::new("doc", Map::new());
+            hist.clear();
         }
         let bytes: Vec<u8> = match rng.below(20) {
             0 => {
@@ -130,7 +141,7 @@ pub fn run(n: u64, seed: u64, outdir: &str) {
         } else {
             Limits::default()
         };
-        let r = catch_unwind(AssertUnwindSafe(|| one(&bytes, limits, &mut model, &mut store)));
+        let r = catch_unwind(AssertUnwindSafe(|| one(&bytes, limits, &mut model, &mut store, &mut hist)));
         let (tag, err) = match r {
             Ok(Ok(t)) => (t.to_string(), None),
             Ok(Err(e)) => ("disagreement".to_string(), Some(e)),
@@ -142,13 +153,17 @@ pub fn run(n: u64, seed: u64, outdir: &str) {
         *outcomes.entry(tag).or_default() += 1;
         if let Some(e) = err {
             let f = format!("{outdir}/rustfuzz-{i}.json");
-            let _ = std::fs::write(&f, &bytes);
+            // the input, and the patches committed before it on a fresh document: a full repro
+            let input = String::from_utf8_lossy(&bytes).into_owned();
+            let repro = serde_json::json!({"history": hist, "input": input, "limits": format!("{limits:?}")});
+            let _ = std::fs::write(&f, repro.to_string());
             if failures.len() < 20 {
                 failures.push(format!("input {i} ({f}): {}", short(&e, 300)));
             }
             // start over from a clean document: the two may have diverged
             model = Model::new("doc", Map::new());
             store = MemStore::new("doc", Map::new());
+            hist.clear();
         }
     }
     std::panic::set_hook(prev);

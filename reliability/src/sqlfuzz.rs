@@ -243,6 +243,12 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
             verify_problems.iter().take(5).cloned().collect::<Vec<_>>().join(" | ")
         },
     );
+    let client_errs = st.codes.get("CLIENT").copied().unwrap_or(0);
+    check(
+        "fuzz-sql-inputs-reached-server",
+        client_errs == 0,
+        format!("{} of {} calls failed on the client side (harness problem) ", client_errs, st.inputs),
+    );
     let strict = std::env::var("RELIABILITY_STRICT_XX000").map(|v| v == "1").unwrap_or(false);
     let ok = st.internal_errors.is_empty();
     let msg = if ok {
@@ -316,7 +322,7 @@ fn exec_call(c: &mut Client, call: &Call, rng: &mut Rng, doc: &str) -> Result<Va
                 // invalid UTF-8 bytes on the way in
                 format!("SELECT nodesync.{}($1, convert_from(convert_to($2, 'UTF8') || '\\xff'::bytea, 'UTF8')::jsonb, $3, $4)", call.what)
             } else {
-                format!("SELECT nodesync.{}($1, $2::jsonb, $3, $4)", call.what)
+                format!("SELECT nodesync.{}($1, $2::text::jsonb, $3, $4)", call.what)
             };
             c.query_one(sql.as_str(), &[&target, &patch, &client, &seq]).map(|r| r.get::<_, Value>(0)).map_err(|e| err_text(&e))
         }
@@ -367,7 +373,7 @@ fn exec_call(c: &mut Client, call: &Call, rng: &mut Rng, doc: &str) -> Result<Va
             };
             let kind: Option<&str> = [None, Some(""), Some("doc")][rng.below(3) as usize];
             let props = ["[]", "1", "null", "\"s\"", "{}"][rng.below(5) as usize];
-            q(c, "SELECT nodesync.create_doc($1, $2, $3::jsonb)", &[&id, &kind, &props])
+            q(c, "SELECT nodesync.create_doc($1, $2, $3::text::jsonb)", &[&id, &kind, &props])
         }
         _ => {
             // apply_args: NULLs and odd values in each argument with a valid empty/simple patch
@@ -375,7 +381,7 @@ fn exec_call(c: &mut Client, call: &Call, rng: &mut Rng, doc: &str) -> Result<Va
             let p: Option<&str> = [None, Some("{\"ops\": []}"), Some("null"), Some("[]"), Some("{}")][rng.below(5) as usize];
             let client: Option<&str> = [None, Some(""), Some("c")][rng.below(3) as usize];
             let seq: Option<i64> = [None, Some(-1), Some(i64::MAX)][rng.below(3) as usize];
-            c.query_one("SELECT nodesync.apply_patch($1, $2::jsonb, $3, $4)", &[&dd, &p, &client, &seq])
+            c.query_one("SELECT nodesync.apply_patch($1, $2::text::jsonb, $3, $4)", &[&dd, &p, &client, &seq])
                 .map(|r| r.get::<_, Value>(0))
                 .map_err(|e| err_text(&e))
         }
