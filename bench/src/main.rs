@@ -857,6 +857,7 @@ fn machine(c: &mut postgres::Client) -> Value {
         "shared_buffers": show("shared_buffers"), "wal_level": show("wal_level"), "full_page_writes": show("full_page_writes"),
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
         "extension_library_dir": pkglib,
+        "loadavg": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
         "source": std::env::var("BENCH_SOURCE").unwrap_or_default(),
     })
 }
@@ -985,6 +986,7 @@ fn main() {
     rep.json.insert("extension_version".into(), json!(ext_version));
     rep.json.insert("mode".into(), json!(if quick { "quick" } else { "full" }));
     rep.json.insert("seconds".into(), json!(r3(elapsed)));
+    rep.json.insert("loadavg_at_end".into(), json!(std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()));
     rep.json.insert("w1_one_node_edit".into(), json!(w1r));
     rep.json.insert("w2_edit_vs_size".into(), json!(w2r));
     rep.json.insert("w3_diff_since".into(), w3r);
