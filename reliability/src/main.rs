@@ -47,6 +47,22 @@ fn main() {
         "sqlfuzz" => sqlfuzz::run(num("n", 5000), seed, num("rotate", 500), &s("log", ""), &out),
         "rustfuzz" => rustfuzz::run(num("n", 100_000), seed, &out),
         "soak" => soak::run(num("clients", 16) as usize, num("patches", 150) as usize, seed, num("snapshots", 300) as usize),
+        "verify" => {
+            // re-check one document of an earlier run: reliability verify --db nsrel_soak --doc soak
+            let mut c = common::connect(&s("db", "nsrel_soak"), "nsrel-verify").expect("connect");
+            let doc = s("doc", "soak");
+            let t = std::time::Instant::now();
+            let st = common::verify_doc(&mut c, &doc, common::Snaps::Sample(num("snapshots", 300) as usize));
+            common::check(
+                "verify",
+                st.problems.is_empty(),
+                format!(
+                    "{doc}: gen {}, {} changes, {} keys, {} history rows, {} snapshots compared, {:.1}s {}",
+                    st.gen, st.changes, st.keys, st.history_rows, st.snapshots_compared, t.elapsed().as_secs_f64(),
+                    st.problems.join(" | ")
+                ),
+            );
+        }
         other => {
             eprintln!("unknown command {other}");
             std::process::exit(2);
