@@ -84,3 +84,14 @@ BEGIN
      ORDER BY s.version;
 END $$;
 COMMENT ON FUNCTION nodesync.node_history(text, text) IS 'the versions of one node above the horizon, oldest first; a deletion has a null state';
+
+-- The write path's statements are planned once per backend and kept. Their array parameters
+-- (`key = ANY($2)`, `unnest(...)`) make the planner's generic estimate look costlier than a
+-- custom plan for one key, so by default every call would plan them again although the plan
+-- never changes (PK lookups and index range scans). Generic plans halve an edit's CPU
+-- (docs/performance.md). Read functions keep the default: `gen > $2` needs the custom estimate.
+ALTER FUNCTION nodesync._apply_patch(text, text, text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync._try_apply_patch(text, text, text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync._create_doc(text, text, text) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync.compact(text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync.drop_doc(text, bigint) SET plan_cache_mode = force_generic_plan;
