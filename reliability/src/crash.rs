@@ -162,7 +162,8 @@ fn alive(pid: i32) -> bool {
 }
 
 fn kill9(pid: i32) -> bool {
-    Command::new("kill").arg("-9").arg(pid.to_string()).status().map(|s| s.success()).unwrap_or(false)
+    // bash's builtin kill: no dependency on procps
+    Command::new("bash").arg("-c").arg(format!("kill -9 {pid}")).status().map(|s| s.success()).unwrap_or(false)
 }
 
 /// Pids of processes whose parent is `ppid` (the postmaster's children).
