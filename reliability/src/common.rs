@@ -314,7 +314,10 @@ pub fn verify_doc(c: &mut Client, doc: &str, snaps: Snaps) -> DocStats {
                 }
                 let r = model.apply(&p);
                 if let Some(last) = model.history.last_mut() {
-                    gone.append(&mut last.deleted);
+                    // (not BTreeSet::append: that rebuilds the whole set every time)
+                    for k in std::mem::take(&mut last.deleted) {
+                        gone.insert(k);
+                    }
                 }
                 r
             } {
