@@ -18,49 +18,52 @@ use nodesync_core::{Error, Limits, Result};
 
 use crate::sql::{col, exec, req, Stmt};
 
-const SAVE_PIECES: Stmt = Stmt {
-    sql: "INSERT INTO nodesync.piece (doc_id, key, version, gen, parent, pos, kind, props)
-          SELECT doc_id, key, version, gen, parent, pos, kind, props FROM nodesync.tree
-           WHERE doc_id = $1 AND key = ANY($2)",
-    args: &[INT8OID, TEXTARRAYOID],
-};
-const CHANGE_NODES: Stmt = Stmt {
-    sql: "UPDATE nodesync.tree t SET
-            parent = CASE WHEN u.moved THEN u.parent ELSE t.parent END,
-            pos = CASE WHEN u.moved THEN u.pos ELSE t.pos END,
-            kind = coalesce(u.kind, t.kind),
-            props = CASE WHEN u.delta IS NULL THEN t.props
-                         ELSE (t.props || u.delta::jsonb)
-                              - ARRAY(SELECT e.key FROM jsonb_each(u.delta::jsonb) e WHERE e.value = 'null'::jsonb) END,
-            version = t.version + 1,
-            gen = $3
-          FROM unnest($2::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])
-               AS u(key, moved, parent, pos, kind, delta)
-          WHERE t.doc_id = $1 AND t.key = u.key
-          RETURNING t.key, CASE WHEN u.delta IS NULL THEN 0 ELSE octet_length(t.props::text) END",
-    args: &[INT8OID, TEXTARRAYOID, INT8OID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID],
-};
-const DELETE_NODES: Stmt = Stmt {
-    sql: "UPDATE nodesync.tree SET deleted = true, parent = NULL, pos = NULL, props = NULL,
-                 version = version + 1, gen = $3
-           WHERE doc_id = $1 AND key = ANY($2)",
-    args: &[INT8OID, TEXTARRAYOID, INT8OID],
-};
-const CREATE_NODES: Stmt = Stmt {
-    sql: "INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen, deleted)
-          SELECT $1, u.key, u.parent, u.pos, u.kind, u.props::jsonb, 1, $3, u.props IS NULL
-            FROM unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(key, parent, pos, kind, props)
-          RETURNING key, coalesce(octet_length(props::text), 0)",
-    args: &[INT8OID, TEXTARRAYOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID],
-};
-const LOG: Stmt = Stmt {
-    sql: "INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at)
-          VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, clock_timestamp())",
-    args: &[INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID],
-};
-const BUMP: Stmt = Stmt {
-    sql: "UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1",
-    args: &[INT8OID, INT8OID, INT8OID],
+// One commit is one statement: its data-modifying CTEs run on one snapshot, so `saved` copies
+// the states from before `changed` and `deleted` (Postgres runs every data-modifying CTE to
+// completion, referenced or not). Empty arrays make a part a no-op.
+const COMMIT: Stmt = Stmt {
+    sql: "WITH saved AS (
+            INSERT INTO nodesync.piece (doc_id, key, version, gen, parent, pos, kind, props)
+            SELECT doc_id, key, version, gen, parent, pos, kind, props FROM nodesync.tree
+             WHERE doc_id = $1 AND key = ANY($4::text[])),
+          changed AS (
+            UPDATE nodesync.tree t SET
+              parent = CASE WHEN u.moved THEN u.parent ELSE t.parent END,
+              pos = CASE WHEN u.moved THEN u.pos ELSE t.pos END,
+              kind = coalesce(u.kind, t.kind),
+              props = CASE WHEN u.delta IS NULL THEN t.props
+                           ELSE (t.props || u.delta::jsonb)
+                                - ARRAY(SELECT e.key FROM jsonb_each(u.delta::jsonb) e WHERE e.value = 'null'::jsonb) END,
+              version = t.version + 1,
+              gen = $2
+            FROM unnest($5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])
+                 AS u(key, moved, parent, pos, kind, delta)
+            WHERE t.doc_id = $1 AND t.key = u.key
+            RETURNING t.key, CASE WHEN u.delta IS NULL THEN 0 ELSE octet_length(t.props::text) END AS bytes),
+          deleted AS (
+            UPDATE nodesync.tree SET deleted = true, parent = NULL, pos = NULL, props = NULL,
+                   version = version + 1, gen = $2
+             WHERE doc_id = $1 AND key = ANY($11::text[])),
+          created AS (
+            INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen, deleted)
+            SELECT $1, u.key, u.parent, u.pos, u.kind, u.props::jsonb, 1, $2, u.props IS NULL
+              FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) AS u(key, parent, pos, kind, props)
+            RETURNING key, coalesce(octet_length(props::text), 0) AS bytes),
+          logged AS (
+            INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at)
+            VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp())),
+          bumped AS (
+            UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
+            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify('nodesync', $21) END)
+          SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created",
+    args: &[
+        INT8OID, INT8OID, INT8OID, TEXTARRAYOID, // doc_id, gen, live delta, keys saved
+        TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // changes
+        TEXTARRAYOID, // deletes
+        TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // creates
+        TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
+        TEXTOID, // NOTIFY payload (NULL: none)
+    ],
 };
 const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify('nodesync', $1)", args: &[TEXTOID] };
 
@@ -85,7 +88,8 @@ pub fn notify(client: &SpiClient<'_>, payload: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the commit of `plan` as generation `gen`. The document must be locked.
+/// Writes the commit of `plan` as generation `gen`, in one statement. The document must be
+/// locked.
 #[allow(clippy::too_many_arguments)]
 pub fn commit(
     client: &SpiClient<'_>,
@@ -97,65 +101,65 @@ pub fn commit(
     origin: &Origin<'_>,
     limits: &Limits,
 ) -> Result<()> {
-    let touched: Vec<String> = plan.changes.iter().map(|c| c.key.clone()).chain(plan.deletes.iter().cloned()).collect();
-    if !touched.is_empty() {
-        exec(client, &SAVE_PIECES, &[doc_id.into(), touched.into()])?;
+    let saved: Vec<String> = plan.changes.iter().map(|c| c.key.clone()).chain(plan.deletes.iter().cloned()).collect();
+    let n = plan.changes.len();
+    let (mut ckeys, mut moved, mut cparents, mut cposs, mut ckinds, mut deltas) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for c in &plan.changes {
+        ckeys.push(c.key.clone());
+        moved.push(c.place.is_some());
+        cparents.push(c.place.as_ref().map(|p| p.0.clone()));
+        cposs.push(c.place.as_ref().map(|p| p.1.clone()));
+        ckinds.push(c.kind.clone());
+        deltas.push(c.delta.as_ref().map(|d| Value::Object(d.clone()).to_string()));
     }
-    if !plan.changes.is_empty() {
-        let n = plan.changes.len();
-        let (mut keys, mut moved, mut parents, mut poss, mut kinds, mut deltas) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for c in &plan.changes {
-            keys.push(c.key.clone());
-            moved.push(c.place.is_some());
-            parents.push(c.place.as_ref().map(|p| p.0.clone()));
-            poss.push(c.place.as_ref().map(|p| p.1.clone()));
-            kinds.push(c.kind.clone());
-            deltas.push(c.delta.as_ref().map(|d| Value::Object(d.clone()).to_string()));
-        }
-        let t = exec(
-            client,
-            &CHANGE_NODES,
-            &[doc_id.into(), keys.into(), gen.into(), moved.into(), parents.into(), poss.into(), kinds.into(), deltas.into()],
-        )?;
-        check_props_size(t, doc, limits)?;
+    let m = plan.creates.len() + plan.ephemeral.len();
+    let (mut nkeys, mut nparents, mut nposs, mut nkinds, mut nprops) =
+        (Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m));
+    for c in &plan.creates {
+        nkeys.push(c.key.clone());
+        nparents.push(Some(c.parent.clone()));
+        nposs.push(Some(c.pos.clone()));
+        nkinds.push(c.kind.clone());
+        nprops.push(Some(Value::Object(c.props.clone()).to_string()));
     }
-    if !plan.deletes.is_empty() {
-        exec(client, &DELETE_NODES, &[doc_id.into(), plan.deletes.clone().into(), gen.into()])?;
-    }
-    let n_new = plan.creates.len() + plan.ephemeral.len();
-    if n_new > 0 {
-        let (mut keys, mut parents, mut poss, mut kinds, mut props) =
-            (Vec::with_capacity(n_new), Vec::with_capacity(n_new), Vec::with_capacity(n_new), Vec::with_capacity(n_new), Vec::with_capacity(n_new));
-        for c in &plan.creates {
-            keys.push(c.key.clone());
-            parents.push(Some(c.parent.clone()));
-            poss.push(Some(c.pos.clone()));
-            kinds.push(c.kind.clone());
-            props.push(Some(Value::Object(c.props.clone()).to_string()));
-        }
-        for (k, kind) in &plan.ephemeral {
-            keys.push(k.clone());
-            parents.push(None);
-            poss.push(None);
-            kinds.push(kind.clone());
-            props.push(None);
-        }
-        let t = exec(
-            client,
-            &CREATE_NODES,
-            &[doc_id.into(), keys.into(), gen.into(), parents.into(), poss.into(), kinds.into(), props.into()],
-        )?;
-        check_props_size(t, doc, limits)?;
+    for (k, kind) in &plan.ephemeral {
+        nkeys.push(k.clone());
+        nparents.push(None);
+        nposs.push(None);
+        nkinds.push(kind.clone());
+        nprops.push(None);
     }
     let versions = Value::Object(plan.versions.clone()).to_string();
-    exec(
+    let payload = crate::guc::NOTIFY.get().then(|| notify_payload(doc, Some(gen)));
+    let t = exec(
         client,
-        &LOG,
-        &[doc_id.into(), gen.into(), origin.client.into(), origin.seq.into(), patch.to_string().into(), versions.into()],
+        &COMMIT,
+        &[
+            doc_id.into(),
+            gen.into(),
+            plan.live_delta().into(),
+            saved.into(),
+            ckeys.into(),
+            moved.into(),
+            cparents.into(),
+            cposs.into(),
+            ckinds.into(),
+            deltas.into(),
+            plan.deletes.clone().into(),
+            nkeys.into(),
+            nparents.into(),
+            nposs.into(),
+            nkinds.into(),
+            nprops.into(),
+            origin.client.into(),
+            origin.seq.into(),
+            patch.to_string().into(),
+            versions.into(),
+            payload.into(),
+        ],
     )?;
-    exec(client, &BUMP, &[doc_id.into(), gen.into(), plan.live_delta().into()])?;
-    notify(client, &notify_payload(doc, Some(gen)))
+    check_props_size(t, doc, limits)
 }
 
 /// `nodesync.max_props_bytes` on written rows `(key, octet_length(props::text))`: one measure
