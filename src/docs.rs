@@ -65,6 +65,12 @@ const INSERT_ROOT: Stmt = Stmt {
 /// Creates a document with its root; returns gen 1.
 pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &serde_json::Value, limits: &Limits) -> Result<i64> {
     check_name("root kind", root_kind).map_err(Error::InvalidArgument)?;
+    if let Some(n) = nodesync_core::patch::out_of_range_number(root_props) {
+        return Err(Error::InvalidArgument(format!(
+            "root_props hold the number {}, outside the range of a double (about ±1.8e308)",
+            nodesync_core::patch::shorten(&n)
+        )));
+    }
     let props = match root_props {
         serde_json::Value::Object(m) => {
             let mut m = m.clone();

@@ -157,6 +157,23 @@ pub fn shorten(s: &str) -> String {
     }
 }
 
+/// A number in `v` that no IEEE double can hold (like `1e400`), if any. Such numbers are
+/// refused: jsonb would keep them, but most JSON readers (serde_json, JavaScript) then fail on
+/// the whole document, so one writer could make a document unreadable for everybody else.
+/// Numbers inside the range are kept exactly, digit for digit.
+pub fn out_of_range_number(v: &Value) -> Option<String> {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => return Some(n.to_string()),
+            Value::Array(a) => stack.extend(a.iter()),
+            Value::Object(o) => stack.extend(o.values()),
+            _ => {}
+        }
+    }
+    None
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -287,6 +304,12 @@ impl<'a> Fields<'a> {
         match self.obj.get("props") {
             None => Ok(None),
             Some(Value::Object(m)) => {
+                if let Some(n) = out_of_range_number(&Value::Object(m.clone())) {
+                    return Err(self.err(format!(
+                        "props hold the number {}, outside the range of a double (about ±1.8e308)",
+                        shorten(&n)
+                    )));
+                }
                 // the values this op stores, as compact JSON: a lower bound of the node's
                 // props as jsonb text, which history::commit checks exactly
                 let stored: Map<String, Value> = m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -461,6 +484,12 @@ mod tests {
         assert_eq!(invalid_at(json!({"ops": [{"op": "delete", "key": "root", "version": 1}]})), Some(0));
         assert_eq!(invalid_at(json!({"ops": [{"op": "move", "key": "root", "version": 1, "parent": "a"}]})), Some(0));
         assert_eq!(invalid_at(json!({"ops": [{"op": "move", "key": "a", "version": 1}]})), Some(0));
+        // only representable where serde_json keeps exact numbers (the extension's build)
+        if let Ok(huge) = serde_json::from_str::<Value>(r#"{"ops": [{"op": "update", "key": "a", "version": 1, "props": {"x": [1, {"y": 1e400}]}}]}"#) {
+            assert_eq!(invalid_at(huge), Some(0));
+        }
+        let fine: Value = serde_json::from_str(r#"{"ops": [{"op": "update", "key": "a", "version": 1, "props": {"x": 1e308, "y": 123456789012345678901234567890}}]}"#).unwrap();
+        assert!(p(fine).is_ok());
     }
 
     #[test]
