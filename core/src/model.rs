@@ -406,22 +406,8 @@ mod tests {
     use super::*;
     use crate::engine::{evaluate, Outcome};
     use crate::patch::{parse, Limits};
-    use crate::store::{MemStore, Store};
+    use crate::store::MemStore;
     use proptest::prelude::*;
-
-    fn store_flat(s: &mut MemStore) -> Flat {
-        let mut out = Flat::new();
-        let keys: Vec<String> = s.nodes.iter().filter(|(_, n)| !n.row.deleted).map(|(k, _)| k.clone()).collect();
-        for k in keys {
-            let n = s.nodes[&k].clone();
-            let place = match &n.row.parent {
-                Some(p) => s.children_after(p, None, usize::MAX).unwrap().iter().position(|c| c.0 == k).unwrap(),
-                None => 0,
-            };
-            out.insert(k, FlatNode { parent: n.row.parent, place, kind: n.row.kind, props: n.props, version: n.row.version, gen: n.row.gen });
-        }
-        out
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
@@ -448,7 +434,7 @@ mod tests {
                     }
                     (w, g) => prop_assert!(false, "patch {}: model {:?}, engine {:?}", pj, w, g),
                 }
-                prop_assert_eq!(model.current().flat(), store_flat(&mut store), "after patch {}", pj);
+                prop_assert_eq!(model.current().flat(), store.flat(), "after patch {}", pj);
             }
         }
     }

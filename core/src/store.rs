@@ -85,6 +85,29 @@ impl MemStore {
         v
     }
 
+    /// The live document flattened like [`crate::tree::flatten_snapshot`], for comparisons.
+    pub fn flat(&self) -> crate::tree::Flat {
+        let mut out = crate::tree::Flat::new();
+        for (k, n) in self.nodes.iter().filter(|(_, n)| !n.row.deleted) {
+            let place = match &n.row.parent {
+                Some(p) => self.live_children(p).iter().position(|c| &c.0 == k).unwrap_or(usize::MAX),
+                None => 0,
+            };
+            out.insert(
+                k.clone(),
+                crate::tree::FlatNode {
+                    parent: n.row.parent.clone(),
+                    place,
+                    kind: n.row.kind.clone(),
+                    props: n.props.clone(),
+                    version: n.row.version,
+                    gen: n.row.gen,
+                },
+            );
+        }
+        out
+    }
+
     /// Writes a plan the way `src/history.rs` does in SQL. Returns the new gen.
     pub fn apply(&mut self, plan: &crate::engine::Plan) -> i64 {
         let gen = self.gen + 1;

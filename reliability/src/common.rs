@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::{Applied, Doc, MNode, Model};
+use nodesync_core::model::{random_patch, Applied, Doc, MNode, Model, Rng};
 use nodesync_core::patch::{parse, Limits};
 use nodesync_core::tree::flatten_snapshot;
 use postgres::{Client, NoTls};
@@ -139,6 +139,20 @@ pub fn doc_from_snapshot(s: &Value) -> Doc {
 }
 
 /// Renames the keys created by a `random_patch` so that writers never collide: `n5` → `w3.n5`.
+/// A writer's next patch: 1–3 random ops (valid or conflicting) against the document as `snap`
+/// shows it, created keys prefixed with the writer's name; `None` if no op could be made.
+pub fn writer_patch(snap: &Value, rng: &mut Rng, next_key: &mut u32, me: &str) -> Option<Value> {
+    let d = doc_from_snapshot(snap);
+    let nops = 1 + rng.below(3) as usize;
+    let s = rng.seed(4 * nops);
+    let mut patch = random_patch(&d, &s, next_key);
+    prefix_created_keys(&mut patch, me);
+    if patch["ops"].as_array().is_none_or(|a| a.is_empty()) {
+        return None;
+    }
+    Some(patch)
+}
+
 pub fn prefix_created_keys(patch: &mut Value, prefix: &str) {
     if let Some(ops) = patch.get_mut("ops").and_then(Value::as_array_mut) {
         for op in ops {

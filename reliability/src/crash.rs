@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::{random_patch, Rng};
+use nodesync_core::model::Rng;
 use postgres::Client;
 use serde_json::Value;
 
@@ -92,14 +92,9 @@ fn writer(i: usize, doc: String, seed: u64, stop: Arc<AtomicBool>, ledger: Arc<M
                 continue;
             }
         };
-        let d = doc_from_snapshot(&snap);
-        let nops = 1 + rng.below(3) as usize;
-        let s = rng.seed(4 * nops);
-        let mut patch = random_patch(&d, &s, &mut next_key);
-        prefix_created_keys(&mut patch, &me);
-        if patch["ops"].as_array().is_none_or(|a| a.is_empty()) {
+        let Some(patch) = writer_patch(&snap, &mut rng, &mut next_key, &me) else {
             continue;
-        }
+        };
         seq += 1;
         match send(c, &doc, &patch, &me, seq) {
             Sent::Ok(r) => record(&ledger, &doc, &me, seq, &patch, &r),

@@ -12,27 +12,12 @@ use std::time::Instant;
 use nodesync_core::engine::{evaluate, Outcome};
 use nodesync_core::model::{random_patch, Applied, Model, Rng};
 use nodesync_core::patch::{parse, Limits};
-use nodesync_core::store::{MemStore, Store};
-use nodesync_core::tree::{Flat, FlatNode};
+use nodesync_core::store::MemStore;
 use nodesync_core::{Error, Reason};
 use serde_json::{Map, Value};
 
 use crate::common::{check, figure, short};
 use crate::hostile::hostile_patch;
-
-fn store_flat(s: &mut MemStore) -> Flat {
-    let mut out = Flat::new();
-    let keys: Vec<String> = s.nodes.iter().filter(|(_, n)| !n.row.deleted).map(|(k, _)| k.clone()).collect();
-    for k in keys {
-        let n = s.nodes[&k].clone();
-        let place = match &n.row.parent {
-            Some(p) => s.children_after(p, None, usize::MAX).unwrap_or_default().iter().position(|c| c.0 == k).unwrap_or(usize::MAX),
-            None => 0,
-        };
-        out.insert(k, FlatNode { parent: n.row.parent, place, kind: n.row.kind, props: n.props, version: n.row.version, gen: n.row.gen });
-    }
-    out
-}
 
 /// One fuzz input through the whole core. `Err(description)` on a disagreement.
 pub fn one(bytes: &[u8], limits: Limits, model: &mut Model, store: &mut MemStore, hist: &mut Vec<Value>) -> Result<&'static str, String> {
@@ -83,7 +68,7 @@ pub fn one(bytes: &[u8], limits: Limits, model: &mut Model, store: &mut MemStore
             if model.history.len() > 2 {
                 model.history.drain(..model.history.len() - 1);
             }
-            let (a, b) = (model.current().flat(), store_flat(store));
+            let (a, b) = (model.current().flat(), store.flat());
             if a != b {
                 return Err("documents differ after commit".into());
             }

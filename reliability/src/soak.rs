@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::{random_patch, Rng};
+use nodesync_core::model::Rng;
 use serde_json::Value;
 
 use crate::common::*;
@@ -43,14 +43,9 @@ pub fn run(clients: usize, patches: usize, seed: u64, snap_samples: usize) {
                         return;
                     }
                 };
-                let d = doc_from_snapshot(&snap);
-                let nops = 1 + rng.below(3) as usize;
-                let s = rng.seed(4 * nops);
-                let mut patch = random_patch(&d, &s, &mut next_key);
-                prefix_created_keys(&mut patch, &me);
-                if patch["ops"].as_array().is_none_or(|a| a.is_empty()) {
+                let Some(patch) = writer_patch(&snap, &mut rng, &mut next_key, &me) else {
                     continue;
-                }
+                };
                 seq += 1;
                 match c.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, &patch, &me, &seq]) {
                     Ok(_) => {
