@@ -121,14 +121,8 @@ fn apply_to(
                 let max_nodes = crate::guc::MAX_NODES.get() as i64;
                 // only a patch that grows the document can break the limit (deletes always work)
                 if plan.live_delta() > 0 && live > max_nodes {
-                    return Err(Error::Limit {
-                        guc: "nodesync.max_nodes",
-                        limit: max_nodes,
-                        actual: live,
-                        what: format!(
-                            "document \"{doc}\" would have {live} live nodes, more than nodesync.max_nodes ({max_nodes})"
-                        ),
-                    });
+                    let what = format!("document \"{doc}\" would have");
+                    return Err(Error::limit("nodesync.max_nodes", max_nodes as usize, live as usize, what, " live nodes"));
                 }
                 let gen = d.gen + 1;
                 history::commit(c, doc, d.id, gen, &plan, &patch, &Origin { client, seq }, &limits)?;

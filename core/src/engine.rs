@@ -383,16 +383,8 @@ impl<'s, S: Store> Engine<'s, S> {
 
     fn check_depth(&self, i: usize, key: &str, depth: usize) -> Result<()> {
         if depth > self.limits.max_depth {
-            return Err(Error::Limit {
-                guc: "nodesync.max_depth",
-                limit: self.limits.max_depth as i64,
-                actual: depth as i64,
-                what: format!(
-                    "op {i}: \"{}\" would be at depth {depth}, deeper than nodesync.max_depth ({})",
-                    shorten(key),
-                    self.limits.max_depth
-                ),
-            });
+            let what = format!("op {i}: \"{}\" would be at depth", shorten(key));
+            return Err(Error::limit("nodesync.max_depth", self.limits.max_depth, depth, what, ""));
         }
         Ok(())
     }

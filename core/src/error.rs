@@ -126,14 +126,19 @@ impl Error {
         Error::InvalidPatch { op: Some(op), msg: msg.into() }
     }
 
+    /// A limit GUC exceeded: `"{what}" {actual}{unit}, more than {guc} ({limit})`.
+    pub fn limit(guc: &'static str, limit: usize, actual: usize, what: impl std::fmt::Display, unit: &str) -> Error {
+        Error::Limit {
+            guc,
+            limit: limit as i64,
+            actual: actual as i64,
+            what: format!("{what} {actual}{unit}, more than {guc} ({limit})"),
+        }
+    }
+
     /// `nodesync.max_props_bytes` exceeded: `"{what} {bytes} bytes, more than ..."`.
     pub fn props_limit(what: impl std::fmt::Display, bytes: usize, limit: usize) -> Error {
-        Error::Limit {
-            guc: "nodesync.max_props_bytes",
-            limit: limit as i64,
-            actual: bytes as i64,
-            what: format!("{what} {bytes} bytes, more than nodesync.max_props_bytes ({limit})"),
-        }
+        Error::limit("nodesync.max_props_bytes", limit, bytes, what, " bytes")
     }
 
     pub fn invalid_patch(msg: impl Into<String>) -> Error {

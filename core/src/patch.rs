@@ -217,16 +217,7 @@ pub fn parse(v: &Value, limits: &Limits) -> Result<Patch> {
         .as_array()
         .ok_or_else(|| Error::invalid_patch(format!("\"ops\" must be an array, got {}", type_name(ops_v))))?;
     if ops_a.len() > limits.max_ops {
-        return Err(Error::Limit {
-            guc: "nodesync.max_ops_per_patch",
-            limit: limits.max_ops as i64,
-            actual: ops_a.len() as i64,
-            what: format!(
-                "patch has {} ops, more than nodesync.max_ops_per_patch ({})",
-                ops_a.len(),
-                limits.max_ops
-            ),
-        });
+        return Err(Error::limit("nodesync.max_ops_per_patch", limits.max_ops, ops_a.len(), "patch has", " ops"));
     }
     let ops = ops_a
         .iter()
@@ -340,17 +331,8 @@ fn parse_op(i: usize, v: &Value, limits: &Limits) -> Result<Op> {
             f.allow(&["op", "key", "kind", "props", "parent", "after"])?;
             let key = f.name("key")?;
             if key.len() > limits.max_key_bytes {
-                return Err(Error::Limit {
-                    guc: "nodesync.max_key_bytes",
-                    limit: limits.max_key_bytes as i64,
-                    actual: key.len() as i64,
-                    what: format!(
-                        "op {i}: key \"{}\" is {} bytes, more than nodesync.max_key_bytes ({})",
-                        shorten(&key),
-                        key.len(),
-                        limits.max_key_bytes
-                    ),
-                });
+                let what = format!("op {i}: key \"{}\" is", shorten(&key));
+                return Err(Error::limit("nodesync.max_key_bytes", limits.max_key_bytes, key.len(), what, " bytes"));
             }
             let kind = f.name("kind")?;
             let parent = f.name("parent")?;
