@@ -23,6 +23,12 @@ const REPLICAS: usize = 8;
 struct Ledger {
     /// (key, prop) → the value last written locally, not yet seen committed ("@kind" = kind).
     props: BTreeMap<(String, String), Value>,
+    /// (key, prop) → the replica's gen when that value was written: a server state after it
+    /// holding the value shows the edit reached the server (another replica may have made the
+    /// same change, so nothing was sent, and later edits may have overwritten it since).
+    since: BTreeMap<(String, String), i64>,
+    /// The replica's gen at the edit being recorded.
+    gen: i64,
     creates: BTreeSet<String>,
     moves: BTreeMap<String, String>,
     deletes: BTreeSet<String>,
@@ -49,10 +55,12 @@ impl Ledger {
                 self.creates.insert(key.clone());
                 for (p, v) in props {
                     self.props.insert((key.clone(), p.clone()), v.clone());
+                    self.since.insert((key.clone(), p.clone()), self.gen);
                 }
             }
             Edit::Set { key, prop, value } => {
                 self.props.insert((key.clone(), prop.clone()), value.clone());
+                self.since.insert((key.clone(), prop.clone()), self.gen);
             }
             Edit::Move { key, parent } => {
                 self.moves.insert(key.clone(), parent.clone());
@@ -195,7 +203,21 @@ fn quiesce_and_check(doc: &str, reps: &mut [(Replica, Ledger)]) -> Result<String
             return Err(format!("replica {i}: shadow differs from snapshot"));
         }
         for ((k, p), v) in &l.props {
-            let ok = server.get(k).is_some_and(|n| if p == "@kind" { Some(n.kind.as_str()) == v.as_str() } else { n.props.get(p).unwrap_or(&Value::Null) == v });
+            let holds = |kind: &str, props: &serde_json::Map<String, Value>| {
+                if p == "@kind" { Some(kind) == v.as_str() } else { props.get(p).unwrap_or(&Value::Null) == v }
+            };
+            let mut ok = server.get(k).is_some_and(|n| holds(&n.kind, &n.props));
+            if !ok {
+                // on the server at some point after the edit, and overwritten by a later change
+                let since = l.since.get(&(k.clone(), p.clone())).copied().unwrap_or(0);
+                let rows = c
+                    .query("SELECT state FROM nodesync.node_history($1, $2) WHERE gen > $3 AND state IS NOT NULL", &[&doc, k, &since])
+                    .map_err(|e| format!("node_history: {e}"))?;
+                ok = rows.iter().any(|row| {
+                    let st: Value = row.get(0);
+                    holds(st["kind"].as_str().unwrap_or(""), st["props"].as_object().unwrap_or(&serde_json::Map::new()))
+                });
+            }
             if !ok {
                 return Err(format!("replica {i}: edit {k}.{p} = {v} is neither on the server nor reported dropped"));
             }
@@ -269,6 +291,7 @@ fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
             0..=5 => {
                 for _ in 0..1 + rng.below(3) {
                     token += 1;
+                    l.gen = r.gen();
                     if let Some(e) = random_edit(r.workspace_mut(), &mut rng, &format!("t{token}"), 40) {
                         l.record(&e);
                     }
@@ -336,6 +359,7 @@ fn eight_threads_edit_concurrently_and_converge() {
                 while Instant::now() < deadline {
                     for _ in 0..1 + rng.below(3) {
                         token += 1;
+                        l.gen = r.gen();
                         if let Some(e) = random_edit(r.workspace_mut(), &mut rng, &format!("t{i}.{token}"), 50) {
                             l.record(&e);
                         }
