@@ -53,5 +53,5 @@ fi
 eval "$(scripts/cluster.sh env)"
 
 export BENCH_SOURCE="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src core sql Cargo.toml || echo ' (+ uncommitted changes in src/core/sql)')"
-target/release/pg_nodesync_bench 2>&1 | tee target/bench/output.txt
+"${CARGO_TARGET_DIR:-target}"/release/pg_nodesync_bench 2>&1 | tee target/bench/output.txt
 echo "bench: done in $((SECONDS - t0))s; results in target/bench/"

@@ -24,8 +24,8 @@ BUILD=${NODESYNC_DEMO_BUILD:-release}
 DB=nodesync_demo
 
 case "$BUILD" in
-  release) CARGO_PROFILE=(--release); PKG_PROFILE=(); BIN=target/release/nodesync-demo ;;
-  debug) CARGO_PROFILE=(); PKG_PROFILE=(--debug); BIN=target/debug/nodesync-demo ;;
+  release) CARGO_PROFILE=(--release); PKG_PROFILE=(); BIN=${CARGO_TARGET_DIR:-target}/release/nodesync-demo ;;
+  debug) CARGO_PROFILE=(); PKG_PROFILE=(--debug); BIN=${CARGO_TARGET_DIR:-target}/debug/nodesync-demo ;;
   *) echo "NODESYNC_DEMO_BUILD must be release or debug" >&2; exit 2 ;;
 esac
 

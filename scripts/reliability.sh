@@ -38,7 +38,7 @@ T0=$SECONDS
 echo "reliability: ${SOAK:+SOAK }run, seed $SEED, out $OUT"
 rm -rf "$OUT"; mkdir -p "$OUT"
 cargo build -q -p pg_nodesync_reliability || { echo "reliability: 0 passed, 1 failed"; exit 1; }
-BIN=$ROOT/target/debug/pg_nodesync_reliability
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/pg_nodesync_reliability
 
 passed=0; failed=0
 run() {  # run NAME FRESH PORT DIR ARGS...: one part; FRESH=1 recreates its cluster, 0 reuses it
