@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export NODESYNC_PORT=${NODESYNC_PORT:-55433}
 export NODESYNC_PGDIR=${NODESYNC_PGDIR:-/tmp/nodesync-test-$NODESYNC_PORT}
-ONLY=${ONLY:-}
+LAYERS=${ONLY:-}; unset ONLY   # (scripts/reliability.sh reads its own ONLY)
 passed=0; failed=0; failures=(); tests_ok=0; tests_bad=0; summary=()
 LOGDIR=$(mktemp -d /tmp/nodesync-test-logs.XXXXXX)
 # counts "N passed/failed" in a layer's output: cargo test, pg_regress, conformance, reliability
@@ -26,7 +26,7 @@ count() {  # count LOGFILE -> "ok bad"
 }
 layer() {  # layer NAME COMMAND...
   local name=$1; shift
-  if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
+  if [ -n "$LAYERS" ] && [[ " $LAYERS " != *" $name "* ]]; then return 0; fi
   echo "==> $name: $*"
   local t0=$SECONDS log="$LOGDIR/$name.log" rc
   "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
@@ -55,7 +55,7 @@ client_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_tes
 
 layer core cargo test -p nodesync_core
 layer pgtest pgtest
-if [ -z "$ONLY" ] || [[ " $ONLY " == *" regress "* || " $ONLY " == *" conformance "* || " $ONLY " == *" client "* ]]; then
+if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" client "* ]]; then
   install_ext && scripts/cluster.sh start || { echo "cannot install the extension or start the cluster"; exit 1; }
 fi
 layer regress scripts/regress.sh
