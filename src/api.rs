@@ -31,6 +31,13 @@ fn json_arg(what: &str, text: &str) -> Result<Value> {
     })
 }
 
+/// The body of a function on one document: checks the id, runs `f` inside one SPI connection,
+/// names the document in argument and limit errors, and raises any error.
+fn on_doc<T>(doc: Option<&str>, f: impl FnOnce(&pgrx::spi::SpiClient<'_>, &str) -> Result<T>) -> T {
+    let r: Result<T> = doc_arg(doc).and_then(|doc| Spi::connect_mut(|c| f(c, doc)).map_err(|e| e.in_doc(doc)));
+    r.or_raise()
+}
+
 /// Helper for nodesync.create_doc(): creates a document with a root node; returns its gen, 1.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
@@ -49,14 +56,10 @@ fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&s
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
-    let r: Result<()> = (|| {
-        let doc = doc_arg(doc)?;
-        Spi::connect_mut(|c| {
-            docs::drop(c, doc, expected_gen)?;
-            history::notify(c, &history::notify_payload(doc, None))
-        })
-    })();
-    r.or_raise()
+    on_doc(doc, |c, doc| {
+        docs::drop(c, doc, expected_gen)?;
+        history::notify(c, &history::notify_payload(doc, None))
+    })
 }
 
 /// The shared body of apply_patch and try_apply_patch. `Err` is raised by the caller;
@@ -169,72 +172,52 @@ fn _try_apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
-    let r: Result<i64> = (|| {
-        let doc = doc_arg(doc)?;
+    on_doc(doc, |c, doc| {
         let upto = upto_gen.ok_or_else(|| Error::InvalidArgument("upto_gen must not be NULL".into()))?;
-        Spi::connect_mut(|c| {
-            let d = docs::lock(c, doc)?;
-            let _owner = AsOwner::enter(c)?;
-            if upto < 0 || upto > d.gen {
-                return Err(Error::InvalidArgument(format!(
-                    "upto_gen {upto} is out of range: document \"{doc}\" is at gen {}",
-                    d.gen
-                )));
-            }
-            if upto <= d.horizon {
-                return Ok(d.horizon);
-            }
-            history::compact(c, d.id, upto)?;
-            Ok(upto)
-        })
-    })();
-    r.or_raise()
+        let d = docs::lock(c, doc)?;
+        let _owner = AsOwner::enter(c)?;
+        if upto < 0 || upto > d.gen {
+            return Err(Error::InvalidArgument(format!(
+                "upto_gen {upto} is out of range: document \"{doc}\" is at gen {}",
+                d.gen
+            )));
+        }
+        if upto <= d.horizon {
+            return Ok(d.horizon);
+        }
+        history::compact(c, d.id, upto)?;
+        Ok(upto)
+    })
 }
 
 /// Helper for nodesync.snapshot(): the snapshot as JSON text.
 #[pg_extern(stable)]
 #[search_path(pg_catalog, pg_temp)]
 fn _snapshot_text(doc: Option<&str>, at_gen: Option<i64>) -> String {
-    let r: Result<String> = (|| {
-        let doc = doc_arg(doc)?;
-        Spi::connect_mut(|c| read::snapshot(c, doc, at_gen)).map_err(|e| e.in_doc(doc))
-    })();
-    r.or_raise()
+    on_doc(doc, |c, doc| read::snapshot(c, doc, at_gen))
 }
 
 /// Helper for nodesync.diff_since(): the diff as JSON text.
 #[pg_extern(stable)]
 #[search_path(pg_catalog, pg_temp)]
 fn _diff_text(doc: Option<&str>, since: Option<i64>) -> String {
-    let r: Result<String> = (|| {
-        let doc = doc_arg(doc)?;
-        Spi::connect_mut(|c| read::diff(c, doc, since)).map_err(|e| e.in_doc(doc))
-    })();
-    r.or_raise()
+    on_doc(doc, |c, doc| read::diff(c, doc, since))
 }
 
 /// Helper for the SQL read functions: the document's internal id (42704 if unknown).
 #[pg_extern(stable)]
 #[search_path(pg_catalog, pg_temp)]
 fn _doc_id(doc: Option<&str>) -> i64 {
-    let r: Result<i64> = (|| {
-        let doc = doc_arg(doc)?;
-        Spi::connect_mut(|c| docs::get(c, doc).map(|d| d.id))
-    })();
-    r.or_raise()
+    on_doc(doc, |c, doc| docs::get(c, doc).map(|d| d.id))
 }
 
 /// Helper for changes_since(): checks `since` against the document's gen and horizon.
 #[pg_extern(stable)]
 #[search_path(pg_catalog, pg_temp)]
 fn _check_history(doc: Option<&str>, since: Option<i64>, what: Option<&str>) -> i64 {
-    let r: Result<i64> = (|| {
-        let doc = doc_arg(doc)?;
-        let what: &'static str = match what {
-            Some("changes_since") => "changes_since",
-            _ => "history",
-        };
-        Spi::connect_mut(|c| read::check_history(c, doc, since, what)).map_err(|e| e.in_doc(doc))
-    })();
-    r.or_raise()
+    let what: &'static str = match what {
+        Some("changes_since") => "changes_since",
+        _ => "history",
+    };
+    on_doc(doc, |c, doc| read::check_history(c, doc, since, what))
 }
