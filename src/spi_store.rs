@@ -5,7 +5,8 @@ use pgrx::pg_sys::BuiltinOid::*;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
 
 use nodesync_core::store::{Child, Store, StoredNode};
-use nodesync_core::Result;
+use nodesync_core::{Error, Result};
+use serde_json::{Map, Value};
 
 use crate::sql::{col, exec, req, Stmt};
 
@@ -42,6 +43,11 @@ const DESCENDANTS: Stmt = Stmt {
             SELECT t.key, t.parent, t.pos, t.kind, t.version, t.gen
               FROM sub s JOIN nodesync.tree t ON t.doc_id = $1 AND t.parent = s.key AND NOT t.deleted)
           SELECT key, parent, pos::text, kind, version, gen FROM sub",
+    args: &[INT8OID, TEXTOID],
+};
+
+const PROPS: Stmt = Stmt {
+    sql: "SELECT props::text FROM nodesync.tree WHERE doc_id = $1 AND key = $2 AND NOT deleted",
     args: &[INT8OID, TEXTOID],
 };
 
@@ -86,6 +92,22 @@ impl Store for SpiStore<'_, '_> {
         match before {
             None => children(exec(self.client, &LAST, &[self.doc_id.into(), parent.into(), limit.into()])?),
             Some(b) => children(exec(self.client, &BEFORE, &[self.doc_id.into(), parent.into(), b.into(), limit.into()])?),
+        }
+    }
+
+    fn props(&mut self, key: &str) -> Result<Map<String, Value>> {
+        let t = exec(self.client, &PROPS, &[self.doc_id.into(), key.into()])?;
+        let text: Option<String> = match t.into_iter().next() {
+            Some(r) => col(&r, 1)?,
+            None => None,
+        };
+        match text {
+            None => Ok(Map::new()),
+            Some(text) => match serde_json::from_str(&text) {
+                Ok(Value::Object(m)) => Ok(m),
+                Ok(_) => Err(Error::Internal(format!("props of {key:?} are not an object"))),
+                Err(e) => Err(Error::Internal(format!("props of {key:?} do not parse: {e}"))),
+            },
         }
     }
 

@@ -13,9 +13,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use crate::error::{Conflict, Error, Reason, Result};
-use crate::patch::{shorten, Limits, Op, Patch, Place};
+use crate::patch::{shorten, type_name, Limits, Op, Patch, Place};
 use crate::pos;
 use crate::store::{Child, Store, StoredNode};
+use crate::text;
 
 /// A node the patch creates.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +125,8 @@ struct Engine<'s, S: Store> {
     placed: HashMap<String, BTreeSet<(String, String)>>,
     /// Depths computed in this patch (cleared by every move).
     depths: HashMap<String, usize>,
+    /// Stored props, read only for the ops that edit text.
+    props: HashMap<String, Map<String, Value>>,
 }
 
 fn internal(e: pos::PosError) -> Error {
@@ -209,14 +212,15 @@ impl<'s, S: Store> Engine<'s, S> {
         }
     }
 
-    /// The nearest pos among `parent`'s effective children beyond `bound`: the smallest one
-    /// above it when `upward`, else the largest one below it (any child when `bound` is None).
-    /// Stored children moved away or deleted by this patch, and `exclude`, are skipped.
-    fn neighbour_pos(&mut self, parent: &str, bound: Option<&str>, exclude: &str, upward: bool) -> Result<Option<String>> {
+    /// The nearest of `parent`'s effective children beyond `bound`, as `(pos, key)`: the
+    /// smallest pos above it when `upward`, else the largest one below it (any child when
+    /// `bound` is None). Stored children moved away or deleted by this patch, and `exclude`,
+    /// are skipped.
+    fn neighbour(&mut self, parent: &str, bound: Option<&str>, exclude: &str, upward: bool) -> Result<Option<Child>> {
         let beyond = |p: &str| bound.map_or(true, |b| if upward { p.as_bytes() > b.as_bytes() } else { p.as_bytes() < b.as_bytes() });
         let from_overlay = self.placed.get(parent).and_then(|set| {
             let mut it: Box<dyn Iterator<Item = &(String, String)>> = if upward { Box::new(set.iter()) } else { Box::new(set.iter().rev()) };
-            it.find(|(p, k)| k != exclude && beyond(p)).map(|(p, _)| p.clone())
+            it.find(|(p, k)| k != exclude && beyond(p)).map(|(p, k)| (k.clone(), p.clone()))
         });
         let mut cursor = bound.map(str::to_string);
         let mut limit = 1;
@@ -228,7 +232,7 @@ impl<'s, S: Store> Engine<'s, S> {
             };
             let n = batch.len();
             if let Some(c) = batch.iter().find(|c| self.stays(c, parent, exclude)) {
-                break Some(c.1.clone());
+                break Some(c.clone());
             }
             if n < limit {
                 break None;
@@ -236,15 +240,31 @@ impl<'s, S: Store> Engine<'s, S> {
             cursor = batch.last().map(|c| c.1.clone());
             limit = (limit * 4).min(1024);
         };
-        Ok(min_pos(from_overlay, from_store, !upward))
+        Ok(nearest(from_overlay, from_store, !upward))
     }
 
     fn next_pos(&mut self, parent: &str, after: Option<&str>, exclude: &str) -> Result<Option<String>> {
-        self.neighbour_pos(parent, after, exclude, true)
+        Ok(self.neighbour(parent, after, exclude, true)?.map(|c| c.1))
     }
 
     fn prev_pos(&mut self, parent: &str, before: Option<&str>, exclude: &str) -> Result<Option<String>> {
-        self.neighbour_pos(parent, before, exclude, false)
+        Ok(self.neighbour(parent, before, exclude, false)?.map(|c| c.1))
+    }
+
+    /// `parent`'s effective children in order (stored ones still there, and the ones this
+    /// patch placed under it). Reads the child list: used by `join` only.
+    fn children_of(&mut self, parent: &str) -> Result<Vec<Child>> {
+        let mut kids: Vec<Child> = self
+            .store
+            .children_after(parent, None, usize::MAX)?
+            .into_iter()
+            .filter(|c| self.stays(c, parent, ""))
+            .collect();
+        if let Some(set) = self.placed.get(parent) {
+            kids.extend(set.iter().map(|(p, k)| (k.clone(), p.clone())));
+        }
+        kids.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
+        Ok(kids)
     }
 
     /// Computes the pos for `key` placed under `parent` at `place`, or the conflict.
@@ -507,6 +527,141 @@ impl<'s, S: Store> Engine<'s, S> {
         Ok(None)
     }
 
+    /// The full props of a live node as this op sees them.
+    fn full_props(&mut self, key: &str) -> Result<Map<String, Value>> {
+        let delta = match self.overlay.get(key) {
+            Some(e) if e.orig.is_none() => return Ok(e.props.clone().unwrap_or_default()),
+            Some(e) => e.props.clone(),
+            None => None,
+        };
+        let mut props = match self.props.get(key) {
+            Some(p) => p.clone(),
+            None => {
+                let p = self.store.props(key)?;
+                self.props.insert(key.to_string(), p.clone());
+                p
+            }
+        };
+        if let Some(d) = delta {
+            merge_delta(&mut props, &d);
+        }
+        Ok(props)
+    }
+
+    /// The string property `prop` of a live node (absent is `""`); 22023 for any other value.
+    fn string_prop(&mut self, i: usize, op: &str, key: &str, prop: &str) -> Result<String> {
+        // a delta already names the value: no need to read the stored props
+        let known = match self.overlay.get(key) {
+            Some(e) if e.orig.is_none() => Some(e.props.as_ref().and_then(|p| p.get(prop)).cloned().unwrap_or(Value::Null)),
+            Some(e) => e.props.as_ref().and_then(|d| d.get(prop)).cloned(),
+            None => None,
+        };
+        let v = match known {
+            Some(v) => v,
+            None => self.full_props(key)?.get(prop).cloned().unwrap_or(Value::Null),
+        };
+        match v {
+            Value::Null => Ok(String::new()),
+            Value::String(s) => Ok(s),
+            other => Err(Error::invalid_op(i, format!(
+                "{op} of property \"{}\" of \"{}\": the property holds {}, not a string",
+                shorten(prop),
+                shorten(key),
+                type_name(&other)
+            ))),
+        }
+    }
+
+    /// Sets one property of a live node (created in the patch or not).
+    fn set_prop(&mut self, key: &str, prop: &str, value: Value) -> Result<()> {
+        let e = self.touch(key)?;
+        e.props.get_or_insert_with(Map::new).insert(prop.to_string(), value);
+        Ok(())
+    }
+
+    fn text(&mut self, i: usize, key: &str, version: i64, prop: &str, edits: &[text::Edit]) -> Result<Option<Conflict>> {
+        if let Err(c) = self.checked(i, key, version)? {
+            return Ok(Some(c));
+        }
+        let cur = self.string_prop(i, "text", key, prop)?;
+        let new = text::apply(&cur, edits).map_err(|m| {
+            Error::invalid_op(i, format!("text of property \"{}\" of \"{}\": {m}", shorten(prop), shorten(key)))
+        })?;
+        self.set_prop(key, prop, Value::String(new))?;
+        Ok(None)
+    }
+
+    fn split(&mut self, i: usize, key: &str, version: i64, prop: &str, at: usize, new: &str) -> Result<Option<Conflict>> {
+        let v = match self.checked(i, key, version)? {
+            Ok(v) => v,
+            Err(c) => return Ok(Some(c)),
+        };
+        let cur = self.string_prop(i, "split", key, prop)?;
+        let (head, tail) = match text::split_at(&cur, at) {
+            Some((h, t)) => (h.to_string(), t.to_string()),
+            None => {
+                return Err(Error::invalid_op(i, format!(
+                    "split of property \"{}\" of \"{}\" at {at}: the text is {} code points long",
+                    shorten(prop),
+                    shorten(key),
+                    text::len(&cur)
+                )))
+            }
+        };
+        let parent = v.parent.ok_or_else(|| Error::Internal(format!("live node {key:?} has no parent")))?;
+        let kind = match self.overlay.get(key) {
+            Some(e) => e.kind.clone(),
+            None => self.stored(key)?.map(|n| n.kind).unwrap_or_default(),
+        };
+        let mut props = self.full_props(key)?;
+        props.insert(prop.to_string(), Value::String(tail));
+        if let Some(c) = self.create(i, new, &kind, &props, &parent, &Place::After(key.to_string()))? {
+            return Ok(Some(c));
+        }
+        self.set_prop(key, prop, Value::String(head))?;
+        Ok(None)
+    }
+
+    fn join(&mut self, i: usize, key: &str, version: i64, next: &str, next_version: i64, prop: &str) -> Result<Option<Conflict>> {
+        let kv = match self.checked(i, key, version)? {
+            Ok(v) => v,
+            Err(c) => return Ok(Some(c)),
+        };
+        if let Err(c) = self.checked(i, next, next_version)? {
+            return Ok(Some(c));
+        }
+        let parent = kv.parent.ok_or_else(|| Error::Internal(format!("live node {key:?} has no parent")))?;
+        let kpos = kv.pos.ok_or_else(|| Error::Internal(format!("live node {key:?} has no pos")))?;
+        let following = self.neighbour(&parent, Some(&kpos), key, true)?;
+        if following.as_ref().map(|c| c.0.as_str()) != Some(next) {
+            return Ok(Some(conflict(i, next, Reason::Anchor, format!(
+                "\"{}\" is not the next sibling of \"{}\"", shorten(next), shorten(key)
+            ))));
+        }
+        let a = self.string_prop(i, "join", key, prop)?;
+        let b = self.string_prop(i, "join", next, prop)?;
+        // next's children follow key's own, in their order; each changes place
+        let mut last = self.prev_pos(key, None, "")?;
+        for (child, _) in self.children_of(next)? {
+            let pos = pos::key_between(last.as_deref(), None).map_err(internal)?;
+            self.touch(&child)?;
+            self.unplace(&child);
+            let e = self.touch(&child)?;
+            e.parent = Some(key.to_string());
+            e.pos = Some(pos.clone());
+            e.moved = true;
+            self.place_at(&child, key, &pos);
+            last = Some(pos);
+        }
+        self.set_prop(key, prop, Value::String(a + &b))?;
+        self.touch(next)?;
+        self.unplace(next);
+        if let Some(e) = self.overlay.get_mut(next) {
+            e.live = false;
+        }
+        Ok(None)
+    }
+
     fn plan(self) -> Result<Plan> {
         let mut plan = Plan::default();
         for key in &self.order {
@@ -561,9 +716,10 @@ impl<'s, S: Store> Engine<'s, S> {
     }
 }
 
-fn min_pos(a: Option<String>, b: Option<String>, max: bool) -> Option<String> {
+/// The child with the smaller pos of two (the larger when `max`).
+fn nearest(a: Option<Child>, b: Option<Child>, max: bool) -> Option<Child> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(if (a.as_bytes() < b.as_bytes()) != max { a } else { b }),
+        (Some(a), Some(b)) => Some(if (a.1.as_bytes() < b.1.as_bytes()) != max { a } else { b }),
         (a, b) => a.or(b),
     }
 }
@@ -584,6 +740,7 @@ pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Resul
         order: Vec::new(),
         placed: HashMap::new(),
         depths: HashMap::new(),
+        props: HashMap::new(),
     };
     let mut conflicts = Vec::new();
     for (i, op) in patch.ops.iter().enumerate() {
@@ -592,12 +749,16 @@ pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Resul
             Op::Update { key, version, kind, props } => eng.update(i, key, *version, kind, props),
             Op::Move { key, version, parent, place } => eng.move_(i, key, *version, parent, place),
             Op::Delete { key, version } => eng.delete(i, key, *version, patch.base),
+            Op::Text { key, version, prop, edits } => eng.text(i, key, *version, prop, edits),
+            Op::Split { key, version, prop, at, new } => eng.split(i, key, *version, prop, *at, new),
+            Op::Join { key, version, next, next_version, prop } => eng.join(i, key, *version, next, *next_version, prop),
         };
         match c {
             Ok(Some(c)) => conflicts.push(c),
             Ok(None) => {}
-            // a limit that depends on the state (depth) is judged after a rebase: conflicts first
-            Err(Error::Limit { .. }) if !conflicts.is_empty() => break,
+            // a limit or a text edit that depends on the state (depth, a string's length) is
+            // judged after a rebase: conflicts first
+            Err(Error::Limit { .. } | Error::InvalidPatch { .. }) if !conflicts.is_empty() => break,
             Err(e) => return Err(e),
         }
     }

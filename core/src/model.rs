@@ -38,6 +38,17 @@ pub enum Applied {
     Empty { gen: i64 },
     /// Refused: `(op index, reason)` in op order.
     Refused(Vec<(usize, Reason)>),
+    /// Invalid (22023) at this op: a text edit that does not fit, or a non-string property.
+    Invalid(usize),
+}
+
+/// A string property as the text ops see it: absent is `""`, a non-string is `None`.
+fn text_of(props: &Map<String, Value>, prop: &str) -> Option<Vec<char>> {
+    match props.get(prop) {
+        None => Some(vec![]),
+        Some(Value::String(s)) => Some(s.chars().collect()),
+        Some(_) => None,
+    }
 }
 
 /// A document with its full history (one copy per generation).
@@ -148,6 +159,18 @@ impl Doc {
     }
 }
 
+/// Ends the op loop of [`Model::apply`] for an invalid op: `Invalid(i)`, or the conflicts so
+/// far (conflicts come first).
+macro_rules! break_invalid {
+    ($refused:expr, $i:expr, $ops:lifetime) => {
+        if $refused.is_empty() {
+            return Applied::Invalid($i);
+        } else {
+            break $ops;
+        }
+    };
+}
+
 impl Model {
     pub fn new(root_kind: &str, root_props: Map<String, Value>) -> Model {
         Model { history: vec![Doc::new(root_kind, root_props)], deleted_at: BTreeMap::new() }
@@ -208,7 +231,7 @@ impl Model {
                 None => Some(Reason::Missing),
             }
         };
-        for (i, op) in patch.ops.iter().enumerate() {
+        'ops: for (i, op) in patch.ops.iter().enumerate() {
             let r: Option<Reason> = match op {
                 Op::Create { key, kind, props, parent, place } => {
                     if d.nodes.contains_key(key) || d.deleted.contains(key) || created.contains(key) {
@@ -287,6 +310,79 @@ impl Model {
                         }
                     }
                 },
+                Op::Text { key, version, prop, edits } => match check(&d, &created, key, *version) {
+                    Some(r) => Some(r),
+                    None => {
+                        let Some(node) = d.nodes.get_mut(key) else { break_invalid!(refused, i, 'ops) };
+                        let Some(mut t) = text_of(&node.props, prop) else { break_invalid!(refused, i, 'ops) };
+                        for e in edits {
+                            if e.at + e.delete > t.len() {
+                                break_invalid!(refused, i, 'ops);
+                            }
+                            t.splice(e.at..e.at + e.delete, e.insert.chars());
+                        }
+                        node.props.insert(prop.clone(), Value::String(t.into_iter().collect()));
+                        touched.insert(key.clone());
+                        None
+                    }
+                },
+                Op::Split { key, version, prop, at, new } => match check(&d, &created, key, *version) {
+                    Some(r) => Some(r),
+                    None => {
+                        let node = d.nodes[key].clone();
+                        let Some(t) = text_of(&node.props, prop) else { break_invalid!(refused, i, 'ops) };
+                        if *at > t.len() {
+                            break_invalid!(refused, i, 'ops);
+                        }
+                        if d.nodes.contains_key(new) || d.deleted.contains(new) || created.contains(new) {
+                            Some(Reason::Exists)
+                        } else {
+                            let parent = node.parent.clone().unwrap_or_default();
+                            let mut props = node.props.clone();
+                            props.insert(prop.clone(), Value::String(t[*at..].iter().collect()));
+                            d.nodes.insert(new.clone(), MNode { kind: node.kind.clone(), props, version: 1, gen, parent: None, children: vec![] });
+                            let _ = d.attach(new, &parent, &Place::After(key.clone()));
+                            created.insert(new.clone());
+                            if let Some(n) = d.nodes.get_mut(key) {
+                                n.props.insert(prop.clone(), Value::String(t[..*at].iter().collect()));
+                            }
+                            touched.insert(key.clone());
+                            None
+                        }
+                    }
+                },
+                Op::Join { key, version, next, next_version, prop } => match check(&d, &created, key, *version).or_else(|| check(&d, &created, next, *next_version)) {
+                    Some(r) => Some(r),
+                    None => {
+                        let parent = d.nodes[key].parent.clone();
+                        let siblings = parent.as_ref().map(|p| d.nodes[p].children.clone()).unwrap_or_default();
+                        let adjacent = d.nodes[next].parent == parent
+                            && siblings.iter().position(|c| c == key).map(|x| x + 1) == siblings.iter().position(|c| c == next);
+                        if !adjacent {
+                            Some(Reason::Anchor)
+                        } else {
+                            let (Some(mut a), Some(b)) = (text_of(&d.nodes[key].props, prop), text_of(&d.nodes[next].props, prop)) else {
+                                break_invalid!(refused, i, 'ops)
+                            };
+                            a.extend(b);
+                            let kids = d.nodes[next].children.clone();
+                            for c in &kids {
+                                d.detach(c);
+                                let _ = d.attach(c, key, &Place::Last);
+                                touched.insert(c.clone());
+                            }
+                            if let Some(n) = d.nodes.get_mut(key) {
+                                n.props.insert(prop.clone(), Value::String(a.into_iter().collect()));
+                            }
+                            d.detach(next);
+                            d.nodes.remove(next);
+                            d.deleted.insert(next.clone());
+                            touched.insert(key.clone());
+                            touched.insert(next.clone());
+                            None
+                        }
+                    }
+                },
             };
             if let Some(r) = r {
                 refused.push((i, r));
@@ -339,11 +435,16 @@ pub fn random_patch(doc: &Doc, seed: &[u32], next_key: &mut u32) -> Value {
                 }
             }
         };
-        let mut op = match a % 5 {
+        const TEXTS: [&str; 3] = ["", "ab", "é😀x"];
+        const INSERTS: [&str; 5] = ["", "x", "é", "😀", "ab\u{301}"];
+        let text_len = |k: &str| doc.nodes.get(k).and_then(|n| n.props.get("t")).and_then(Value::as_str).map_or(0, |t| t.chars().count());
+        // a text prop that is usually "t" (a string), sometimes "v" (a number: invalid)
+        let prop = if d % 13 == 0 { "v" } else { "t" };
+        let mut op = match a % 8 {
             0 | 1 => {
                 *next_key += 1;
                 let parent = pick(b);
-                json!({"op": "create", "key": format!("n{next_key}"), "kind": "p", "parent": parent, "props": {"v": b % 5}, "after": after(&parent)})
+                json!({"op": "create", "key": format!("n{next_key}"), "kind": "p", "parent": parent, "props": {"v": b % 5, "t": TEXTS[(b % 3) as usize]}, "after": after(&parent)})
             }
             2 => {
                 let k = pick(b);
@@ -355,10 +456,40 @@ pub fn random_patch(doc: &Doc, seed: &[u32], next_key: &mut u32) -> Value {
                 let parent = pick(c);
                 json!({"op": "move", "key": k, "version": ver(&k), "parent": parent, "after": after(&parent)})
             }
-            _ => {
+            4 => {
                 let k = pick(b);
                 if k == ROOT { continue; }
                 json!({"op": "delete", "key": k, "version": ver(&k)})
+            }
+            5 => {
+                let k = pick(b);
+                // offsets mostly inside the text, sometimes one past its end (invalid)
+                let n = text_len(&k) + 2;
+                let edits: Vec<Value> = (0..1 + c % 3)
+                    .map(|j| json!([(c as usize + j as usize) % n, (d as usize >> j) % 2, INSERTS[((c + j) % 5) as usize]]))
+                    .collect();
+                json!({"op": "text", "key": k, "version": ver(&k), "prop": prop, "edits": edits})
+            }
+            6 => {
+                let k = pick(b);
+                if k == ROOT { continue; }
+                *next_key += 1;
+                // sometimes an existing key as `new` (conflict exists)
+                let new = if c % 9 == 0 { pick(c) } else { format!("n{next_key}") };
+                if new == k { continue; }
+                json!({"op": "split", "key": k, "version": ver(&k), "prop": prop, "at": c as usize % (text_len(&k) + 2), "new": new})
+            }
+            _ => {
+                let k = pick(b);
+                if k == ROOT { continue; }
+                // usually the next sibling, sometimes any node (conflict anchor)
+                let sibs = doc.nodes.get(k.as_str()).and_then(|n| n.parent.as_ref()).map(|p| doc.nodes[p].children.clone()).unwrap_or_default();
+                let next = match sibs.iter().position(|x| x == &k) {
+                    Some(x) if x + 1 < sibs.len() && c % 5 != 0 => sibs[x + 1].clone(),
+                    _ => pick(c),
+                };
+                if next == k || next == ROOT { continue; }
+                json!({"op": "join", "key": k, "version": ver(&k), "next": next, "next_version": ver(&next), "prop": prop})
             }
         };
         if op.get("after") == Some(&json!("__none__")) {
@@ -405,9 +536,39 @@ mod tests {
     //! The engine (over [`MemStore`]) against the model, on random patches.
     use super::*;
     use crate::engine::{evaluate, Outcome};
+    use crate::error::Error;
     use crate::patch::{parse, Limits};
     use crate::store::MemStore;
     use proptest::prelude::*;
+
+    /// The generator reaches every op kind in committed patches (else the property below would
+    /// test less than it claims), and produces invalid text ops too.
+    #[test]
+    fn random_patches_commit_every_op_kind() {
+        let mut model = Model::new("doc", Map::new());
+        let mut rng = Rng(7);
+        let mut next_key = 0;
+        let mut committed: BTreeMap<String, usize> = BTreeMap::new();
+        let mut invalid = 0;
+        for _ in 0..3000 {
+            let len = 1 + rng.below(6) as usize;
+            let pj = random_patch(model.current(), &rng.seed(len * 4), &mut next_key);
+            let patch = parse(&pj, &Limits::default()).unwrap();
+            match model.apply(&patch) {
+                Applied::Committed { .. } => {
+                    for op in &patch.ops {
+                        *committed.entry(op.name().to_string()).or_default() += 1;
+                    }
+                }
+                Applied::Invalid(_) => invalid += 1,
+                _ => {}
+            }
+        }
+        for op in ["create", "update", "move", "delete", "text", "split", "join"] {
+            assert!(committed.get(op).copied().unwrap_or(0) >= 20, "{op}: {committed:?}");
+        }
+        assert!(invalid > 0);
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
@@ -420,7 +581,13 @@ mod tests {
                 let pj = random_patch(model.current(), &seed, &mut next_key);
                 let patch = parse(&pj, &Limits::default()).unwrap();
                 let want = model.apply(&patch);
-                let got = evaluate(&mut store, &patch, Limits::default()).unwrap();
+                let got = match evaluate(&mut store, &patch, Limits::default()) {
+                    Err(Error::InvalidPatch { op: Some(i), .. }) => {
+                        prop_assert_eq!(&want, &Applied::Invalid(i), "patch {}", pj);
+                        continue;
+                    }
+                    other => other.unwrap(),
+                };
                 match (&want, got) {
                     (Applied::Committed { versions, .. }, Outcome::Plan(plan)) => {
                         let got_versions: BTreeMap<String, Option<i64>> = plan.versions.iter().map(|(k, v)| (k.clone(), v.as_i64())).collect();

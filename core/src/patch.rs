@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::text::Edit;
 
 /// Keys, kinds and document ids are 1..=200 bytes (SPEC §1).
 pub const MAX_NAME_BYTES: usize = 200;
@@ -48,12 +49,26 @@ pub enum Op {
     Update { key: String, version: i64, kind: Option<String>, props: Option<Map<String, Value>> },
     Move { key: String, version: i64, parent: String, place: Place },
     Delete { key: String, version: i64 },
+    /// Splices of the string property `prop` (code points), applied in order.
+    Text { key: String, version: i64, prop: String, edits: Vec<Edit> },
+    /// `key` keeps the first `at` code points of `prop`; node `new` (right after it, same kind,
+    /// a copy of the other props) gets the rest.
+    Split { key: String, version: i64, prop: String, at: usize, new: String },
+    /// `next` (the next sibling) is appended to `key`: its `prop` text, then its children; then
+    /// `next` is deleted.
+    Join { key: String, version: i64, next: String, next_version: i64, prop: String },
 }
 
 impl Op {
     pub fn key(&self) -> &str {
         match self {
-            Op::Create { key, .. } | Op::Update { key, .. } | Op::Move { key, .. } | Op::Delete { key, .. } => key,
+            Op::Create { key, .. }
+            | Op::Update { key, .. }
+            | Op::Move { key, .. }
+            | Op::Delete { key, .. }
+            | Op::Text { key, .. }
+            | Op::Split { key, .. }
+            | Op::Join { key, .. } => key,
         }
     }
 
@@ -63,6 +78,9 @@ impl Op {
             Op::Update { .. } => "update",
             Op::Move { .. } => "move",
             Op::Delete { .. } => "delete",
+            Op::Text { .. } => "text",
+            Op::Split { .. } => "split",
+            Op::Join { .. } => "join",
         }
     }
 
@@ -70,7 +88,12 @@ impl Op {
     pub fn version(&self) -> Option<i64> {
         match self {
             Op::Create { .. } => None,
-            Op::Update { version, .. } | Op::Move { version, .. } | Op::Delete { version, .. } => Some(*version),
+            Op::Update { version, .. }
+            | Op::Move { version, .. }
+            | Op::Delete { version, .. }
+            | Op::Text { version, .. }
+            | Op::Split { version, .. }
+            | Op::Join { version, .. } => Some(*version),
         }
     }
 
@@ -111,6 +134,20 @@ impl Op {
                 place(&mut o, p);
             }
             Op::Delete { .. } => {}
+            Op::Text { prop, edits, .. } => {
+                o.insert("prop".into(), Value::from(prop.as_str()));
+                o.insert("edits".into(), Value::Array(edits.iter().map(Edit::to_json).collect()));
+            }
+            Op::Split { prop, at, new, .. } => {
+                o.insert("prop".into(), Value::from(prop.as_str()));
+                o.insert("at".into(), Value::from(*at));
+                o.insert("new".into(), Value::from(new.as_str()));
+            }
+            Op::Join { next, next_version, prop, .. } => {
+                o.insert("next".into(), Value::from(next.as_str()));
+                o.insert("next_version".into(), Value::from(*next_version));
+                o.insert("prop".into(), Value::from(prop.as_str()));
+            }
         }
         Value::Object(o)
     }
@@ -174,7 +211,8 @@ pub fn out_of_range_number(v: &Value) -> Option<String> {
     None
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// "a string", "a number", ...: the JSON type of `v`, for messages.
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -270,13 +308,54 @@ impl<'a> Fields<'a> {
     }
 
     fn version(&self) -> Result<i64> {
-        match self.obj.get("version") {
-            None => Err(self.err("needs \"version\" (the node's version the op is based on)".into())),
+        self.version_field("version")
+    }
+
+    fn version_field(&self, field: &str) -> Result<i64> {
+        match self.obj.get(field) {
+            None => Err(self.err(format!("needs \"{field}\" (the node's version the op is based on)"))),
             Some(v) => match v.as_i64() {
                 Some(n) if n >= 1 => Ok(n),
-                _ => Err(self.err(format!("\"version\" must be an integer >= 1, got {v}"))),
+                _ => Err(self.err(format!("\"{field}\" must be an integer >= 1, got {}", shorten(&v.to_string())))),
             },
         }
+    }
+
+    /// A property name: 1..=200 bytes, like a key.
+    fn prop(&self) -> Result<String> {
+        self.name("prop")
+    }
+
+    fn count(&self, field: &str) -> Result<usize> {
+        match self.obj.get(field) {
+            None => Err(self.err(format!("needs \"{field}\" (a code point offset)"))),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| self.err(format!("\"{field}\" must be an integer >= 0, got {}", shorten(&v.to_string())))),
+        }
+    }
+
+    fn edits(&self) -> Result<Vec<Edit>> {
+        let a = match self.obj.get("edits") {
+            None => return Err(self.err("needs \"edits\" (a non-empty list of [at, delete, insert])".into())),
+            Some(Value::Array(a)) => a,
+            Some(v) => return Err(self.err(format!("\"edits\" must be an array, got {}", type_name(v)))),
+        };
+        if a.is_empty() {
+            return Err(self.err("has an empty \"edits\" list (send at least one [at, delete, insert])".into()));
+        }
+        a.iter()
+            .enumerate()
+            .map(|(j, e)| Edit::from_json(e).map_err(|m| self.err(format!("edit {j}: {m}"))))
+            .collect()
+    }
+
+    fn not_root(&self, key: &str, what: &str) -> Result<()> {
+        if key == ROOT {
+            return Err(self.err(format!("cannot {what} the root")));
+        }
+        Ok(())
     }
 
     fn place(&self) -> Result<Place> {
@@ -316,6 +395,8 @@ impl<'a> Fields<'a> {
     }
 }
 
+const OPS: &str = "create, update, move, delete, text, split or join";
+
 fn parse_op(i: usize, v: &Value, limits: &Limits) -> Result<Op> {
     let obj = v
         .as_object()
@@ -323,7 +404,7 @@ fn parse_op(i: usize, v: &Value, limits: &Limits) -> Result<Op> {
     let op = match obj.get("op") {
         Some(Value::String(s)) => s.as_str(),
         Some(v) => return Err(Error::invalid_op(i, format!("\"op\" must be a string, got {}", type_name(v)))),
-        None => return Err(Error::invalid_op(i, "missing \"op\" (create, update, move or delete)")),
+        None => return Err(Error::invalid_op(i, format!("missing \"op\" ({OPS})"))),
     };
     let f = Fields { i, op, obj };
     match op {
@@ -376,9 +457,48 @@ fn parse_op(i: usize, v: &Value, limits: &Limits) -> Result<Op> {
             let version = f.version()?;
             Ok(Op::Delete { key, version })
         }
+        "text" => {
+            f.allow(&["op", "key", "version", "prop", "edits"])?;
+            let key = f.name("key")?;
+            let version = f.version()?;
+            let prop = f.prop()?;
+            let edits = f.edits()?;
+            Ok(Op::Text { key, version, prop, edits })
+        }
+        "split" => {
+            f.allow(&["op", "key", "version", "prop", "at", "new"])?;
+            let key = f.name("key")?;
+            f.not_root(&key, "split")?;
+            let version = f.version()?;
+            let prop = f.prop()?;
+            let at = f.count("at")?;
+            let new = f.name("new")?;
+            if new.len() > limits.max_key_bytes {
+                let what = format!("op {i}: key \"{}\" is", shorten(&new));
+                return Err(Error::limit("nodesync.max_key_bytes", limits.max_key_bytes, new.len(), what, " bytes"));
+            }
+            if new == key {
+                return Err(f.err(format!("\"new\" must be a new key, not \"{}\" itself", shorten(&key))));
+            }
+            Ok(Op::Split { key, version, prop, at, new })
+        }
+        "join" => {
+            f.allow(&["op", "key", "version", "next", "next_version", "prop"])?;
+            let key = f.name("key")?;
+            f.not_root(&key, "join")?;
+            let version = f.version()?;
+            let next = f.name("next")?;
+            f.not_root(&next, "join")?;
+            if next == key {
+                return Err(f.err(format!("cannot join \"{}\" with itself", shorten(&key))));
+            }
+            let next_version = f.version_field("next_version")?;
+            let prop = f.prop()?;
+            Ok(Op::Join { key, version, next, next_version, prop })
+        }
         other => Err(Error::invalid_op(
             i,
-            format!("unknown op \"{}\" (create, update, move or delete)", shorten(other)),
+            format!("unknown op \"{}\" ({OPS})", shorten(other)),
         )),
     }
 }
@@ -430,6 +550,56 @@ mod tests {
         ]});
         let patch = p(v).unwrap();
         assert_eq!(p(patch.to_json()).unwrap(), patch);
+    }
+
+    #[test]
+    fn text_split_join_parse_and_round_trip() {
+        let v = json!({"ops": [
+            {"op": "text", "key": "p1", "version": 4, "prop": "text", "edits": [[5, 2, "xy"], [0, 0, "A"]]},
+            {"op": "split", "key": "p1", "version": 4, "prop": "text", "at": 5, "new": "p9"},
+            {"op": "join", "key": "p1", "version": 4, "next": "p2", "next_version": 7, "prop": "text"}
+        ]});
+        let patch = p(v.clone()).unwrap();
+        assert!(matches!(&patch.ops[0], Op::Text { edits, .. } if edits == &[Edit::new(5, 2, "xy"), Edit::new(0, 0, "A")]));
+        assert!(matches!(&patch.ops[1], Op::Split { at: 5, new, .. } if new == "p9"));
+        assert!(matches!(&patch.ops[2], Op::Join { next_version: 7, next, .. } if next == "p2"));
+        assert_eq!(patch.to_json(), v);
+        assert_eq!(p(patch.to_json()).unwrap(), patch);
+    }
+
+    #[test]
+    fn rejects_bad_text_split_join() {
+        let text = |extra: Value| {
+            let mut o = json!({"op": "text", "key": "p", "version": 1, "prop": "text", "edits": [[0, 0, "x"]]});
+            for (k, v) in extra.as_object().unwrap() {
+                if v.is_null() { o.as_object_mut().unwrap().remove(k); } else { o[k] = v.clone(); }
+            }
+            json!({"ops": [o]})
+        };
+        for bad in [json!({"edits": []}), json!({"edits": null}), json!({"edits": [[0, 0]]}), json!({"edits": [[-1, 0, "x"]]}),
+                    json!({"edits": [[1.5, 0, "x"]]}), json!({"edits": [[0, 0, 5]]}), json!({"edits": "x"}), json!({"prop": null}),
+                    json!({"prop": ""}), json!({"prop": "p".repeat(201)}), json!({"version": null}), json!({"extra": 1})] {
+            assert_eq!(invalid_at(text(bad.clone())), Some(0), "{bad}");
+        }
+        assert!(p(text(json!({}))).is_ok());
+        let split = json!({"op": "split", "key": "p", "version": 1, "prop": "text", "at": 0, "new": "q"});
+        assert!(p(json!({"ops": [split]})).is_ok());
+        for bad in [
+            json!({"op": "split", "key": "root", "version": 1, "prop": "text", "at": 0, "new": "q"}),
+            json!({"op": "split", "key": "p", "version": 1, "prop": "text", "at": -1, "new": "q"}),
+            json!({"op": "split", "key": "p", "version": 1, "prop": "text", "at": 0}),
+            json!({"op": "split", "key": "p", "version": 1, "prop": "text", "at": 0, "new": ""}),
+            json!({"op": "split", "key": "p", "version": 1, "prop": "text", "at": 0, "new": "p"}),
+            json!({"op": "split", "key": "p", "version": 1, "at": 0, "new": "q"}),
+            json!({"op": "join", "key": "p", "version": 1, "next": "p", "next_version": 1, "prop": "text"}),
+            json!({"op": "join", "key": "root", "version": 1, "next": "p", "next_version": 1, "prop": "text"}),
+            json!({"op": "join", "key": "p", "version": 1, "next": "root", "next_version": 1, "prop": "text"}),
+            json!({"op": "join", "key": "p", "version": 1, "next": "q", "prop": "text"}),
+            json!({"op": "join", "key": "p", "version": 1, "next": "q", "next_version": 0, "prop": "text"}),
+            json!({"op": "join", "key": "p", "version": 1, "next_version": 1, "prop": "text"}),
+        ] {
+            assert_eq!(invalid_at(json!({"ops": [bad.clone()]})), Some(0), "{bad}");
+        }
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub trait Store {
     fn children_before(&mut self, parent: &str, before: Option<&str>, limit: usize) -> Result<Vec<Child>>;
     /// Every live strict descendant of `key` (any order).
     fn descendants(&mut self, key: &str) -> Result<Vec<StoredNode>>;
+    /// The props of the live node `key` (empty for a tombstone or an unknown key). Read only
+    /// by the ops that edit text (`text`, `split`, `join`).
+    fn props(&mut self, key: &str) -> Result<Map<String, Value>>;
 }
 
 /// A full node, as kept by [`MemStore`].
@@ -198,6 +201,10 @@ impl Store for MemStore {
             .filter(|(_, p)| before.map_or(true, |b| p.as_bytes() < b.as_bytes()))
             .take(limit)
             .collect())
+    }
+
+    fn props(&mut self, key: &str) -> Result<Map<String, Value>> {
+        Ok(self.nodes.get(key).map(|n| n.props.clone()).unwrap_or_default())
     }
 
     fn descendants(&mut self, key: &str) -> Result<Vec<StoredNode>> {
