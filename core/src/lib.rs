@@ -5,6 +5,7 @@
 //! - [`patch`]: the patch model, parser and validator (SPEC §2, invalid patches)
 //! - [`engine`]: op semantics and conflict rules against a [`store::Store`]
 //! - [`pos`]: fractional position keys
+//! - [`text`]: splices of string properties in code points (the `text`, `split`, `join` ops)
 //! - [`tree`]: nested snapshot JSON from node rows
 //! - [`model`]: a naive, obviously-correct reference model of SPEC for property tests
 //! - [`error`]: the one error enum and its SQLSTATEs
@@ -15,6 +16,7 @@ pub mod model;
 pub mod patch;
 pub mod pos;
 pub mod store;
+pub mod text;
 pub mod tree;
 
 pub use error::{Conflict, Error, Reason, Result, SqlState};
