@@ -54,6 +54,7 @@ impl Run<'_> {
                 assert_eq!(got["gen"].as_i64(), Some(*gen), "{ctx}: empty patch returns the current gen: {got}");
                 assert_eq!(got["versions"], json!({}), "{ctx}: {got}");
             }
+            Applied::Invalid(i) => panic!("{ctx}: model says op {i} is invalid, extension said {got}"),
             Applied::Refused(list) => {
                 assert_eq!(got["ok"], json!(false), "{ctx}: model refused with {list:?}, extension said {got}");
                 assert_eq!(got["gen"].as_i64(), Some(self.model.gen()), "{ctx}: refusal carries the current gen: {got}");
@@ -229,11 +230,18 @@ fn run_seed(c: &mut Client, seed: u64) {
         run.ctx = format!("seed {seed}, step {step}, patch {pj}");
         let parsed = parse(&pj, &Limits::default()).expect("random_patch makes valid patches");
         let want = run.model.apply(&parsed);
-        let got = try_apply(run.c, &run.doc, &pj).unwrap_or_else(|e| panic!("{}: try_apply_patch raised {e:?}", run.ctx));
-        run.check_outcome(&pj, &want, &got);
+        match (&want, try_apply(run.c, &run.doc, &pj)) {
+            // a text edit that does not fit, or a text op on a non-string property
+            (Applied::Invalid(i), Err(e)) => {
+                assert_eq!(e.code, "22023", "{}: model says op {i} is invalid, extension raised {e:?}", run.ctx);
+                assert!(e.message.contains(&format!("op {i}")), "{}: message names op {i}: {e:?}", run.ctx);
+            }
+            (_, Err(e)) => panic!("{}: try_apply_patch raised {e:?}", run.ctx),
+            (_, Ok(got)) => run.check_outcome(&pj, &want, &got),
+        }
         match want {
             Applied::Committed { .. } => committed += 1,
-            Applied::Refused(_) => refused += 1,
+            Applied::Refused(_) | Applied::Invalid(_) => refused += 1,
             Applied::Empty { .. } => empty += 1,
         }
         run.check_now();
