@@ -38,12 +38,18 @@ fuzz_target!(|data: &[u8]| {
     if patch.base.is_some_and(|b| b > store.gen) {
         return;
     }
+    let want = model.apply(&patch);
     let got = match evaluate(&mut store, &patch, Limits::default()) {
         Ok(o) => o,
         Err(nodesync_core::Error::Limit { .. }) => return,
+        // a text op that does not fit the current text: the model must agree on the op
+        Err(nodesync_core::Error::InvalidPatch { op: Some(i), .. }) => {
+            assert_eq!(want, Applied::Invalid(i), "invalid text op");
+            return;
+        }
         Err(e) => panic!("engine error {e}"),
     };
-    match (model.apply(&patch), got) {
+    match (want, got) {
         (Applied::Committed { versions, .. }, Outcome::Plan(plan)) => {
             let gv: std::collections::BTreeMap<String, Option<i64>> =
                 plan.versions.iter().map(|(k, v)| (k.clone(), v.as_i64())).collect();

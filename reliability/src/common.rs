@@ -143,14 +143,85 @@ pub fn doc_from_snapshot(s: &Value) -> Doc {
 /// shows it, created keys prefixed with the writer's name; `None` if no op could be made.
 pub fn writer_patch(snap: &Value, rng: &mut Rng, next_key: &mut u32, me: &str) -> Option<Value> {
     let d = doc_from_snapshot(snap);
-    let nops = 1 + rng.below(3) as usize;
-    let s = rng.seed(4 * nops);
-    let mut patch = random_patch(&d, &s, next_key);
+    // random_patch also makes text ops that do not fit (22023 by design); a writer sends
+    // only patches that are valid against what it saw (they may still conflict)
+    let mut patch = Value::Null;
+    for _ in 0..16 {
+        let nops = 1 + rng.below(3) as usize;
+        let s = rng.seed(4 * nops);
+        patch = random_patch(&d, &s, next_key);
+        fit_text_ops(&mut patch, &d);
+        // judged with every version made current: a stale version that conflicts on the
+        // snapshot may be current on the server by the time the patch arrives
+        let mut current = patch.clone();
+        for op in current["ops"].as_array_mut().into_iter().flatten() {
+            for (field, key) in [("version", "key"), ("next_version", "next")] {
+                if let Some(n) = op[key].as_str().and_then(|k| d.nodes.get(k)) {
+                    if op.get(field).is_some() {
+                        op[field] = Value::from(n.version);
+                    }
+                }
+            }
+        }
+        let valid = nodesync_core::patch::parse(&current, &nodesync_core::Limits::default())
+            .map(|p| !matches!(Model { history: vec![d.clone()], deleted_at: BTreeMap::new() }.apply(&p), Applied::Invalid(_)))
+            .unwrap_or(false);
+        if valid {
+            break;
+        }
+        patch = Value::Null;
+    }
     prefix_created_keys(&mut patch, me);
     if patch["ops"].as_array().is_none_or(|a| a.is_empty()) {
         return None;
     }
     Some(patch)
+}
+
+/// Makes the text ops of a writer's patch fit what the writer saw, as a correct client's do
+/// (the server may still refuse them for a version, but never as invalid): versions as seen
+/// (a deliberately stale one could be current on the server with another text), the string
+/// prop `t`, offsets clamped to the text, and no text op on a node an earlier op of the patch
+/// touched (its text there is not the snapshot's).
+pub fn fit_text_ops(patch: &mut Value, d: &Doc) {
+    let Some(ops) = patch.get_mut("ops").and_then(Value::as_array_mut) else { return };
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    let text_of = |k: &str| -> Vec<char> {
+        d.nodes.get(k).and_then(|n| n.props.get("t")).and_then(Value::as_str).unwrap_or("").chars().collect()
+    };
+    ops.retain_mut(|op| {
+        let names: Vec<String> = ["key", "next", "new"].iter().filter_map(|f| op[*f].as_str().map(str::to_string)).collect();
+        let is_text = matches!(op["op"].as_str(), Some("text" | "split" | "join"));
+        let keep = !is_text
+            || names.iter().all(|k| !touched.contains(k) && (op["new"].as_str() == Some(k.as_str()) || d.nodes.contains_key(k)));
+        touched.extend(names);
+        if !keep || !is_text {
+            return keep;
+        }
+        for (field, key) in [("version", "key"), ("next_version", "next")] {
+            if let Some(n) = op[key].as_str().and_then(|k| d.nodes.get(k)) {
+                if op.get(field).is_some() {
+                    op[field] = Value::from(n.version);
+                }
+            }
+        }
+        op["prop"] = Value::from("t");
+        let mut t = text_of(op["key"].as_str().unwrap_or_default());
+        if let Some(at) = op.get("at").and_then(Value::as_u64) {
+            op["at"] = Value::from((at as usize).min(t.len()));
+        }
+        if let Some(edits) = op.get_mut("edits").and_then(Value::as_array_mut) {
+            for e in edits.iter_mut() {
+                let at = e[0].as_u64().unwrap_or(0) as usize;
+                let at = at.min(t.len());
+                let del = (e[1].as_u64().unwrap_or(0) as usize).min(t.len() - at);
+                let ins = e[2].as_str().unwrap_or("").to_string();
+                t.splice(at..at + del, ins.chars());
+                *e = serde_json::json!([at, del, ins]);
+            }
+        }
+        true
+    });
 }
 
 pub fn prefix_created_keys(patch: &mut Value, prefix: &str) {
@@ -159,6 +230,13 @@ pub fn prefix_created_keys(patch: &mut Value, prefix: &str) {
             if op["op"] == "create" {
                 let k = op["key"].as_str().unwrap_or_default().to_string();
                 op["key"] = Value::from(format!("{prefix}.{k}"));
+            }
+            // a split's new key is fresh unless it names an existing (prefixed) key
+            if op["op"] == "split" {
+                let k = op["new"].as_str().unwrap_or_default().to_string();
+                if !k.contains('.') && k != "root" {
+                    op["new"] = Value::from(format!("{prefix}.{k}"));
+                }
             }
         }
     }

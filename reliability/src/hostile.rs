@@ -105,7 +105,7 @@ fn random_json(rng: &mut Rng, depth: u32) -> Value {
     }
 }
 
-const FIELDS: &[&str] = &["op", "key", "kind", "version", "parent", "after", "props"];
+const FIELDS: &[&str] = &["op", "key", "kind", "version", "parent", "after", "props", "prop", "edits", "at", "new", "next", "next_version"];
 
 impl Hostile {
     fn wrong_value(&mut self, rng: &mut Rng) -> Value {
@@ -171,6 +171,25 @@ impl Hostile {
                 let v = self.wrong_value(rng);
                 op.insert(k, v);
             }
+            6 if rng.below(2) == 0 => {
+                // hostile text edits: odd offsets, huge or odd inserts, wrong shapes
+                let n = |h: &mut Hostile, rng: &mut Rng| h.raw(ODD_NUMBERS[rng.below(ODD_NUMBERS.len() as u32) as usize].to_string());
+                let mut edits = vec![];
+                for _ in 0..rng.below(4) {
+                    let e = match rng.below(5) {
+                        0 => json!([n(self, rng), n(self, rng), "x"]),
+                        1 => json!([0, 0, huge_string(rng)]),
+                        2 => {
+                            let s = ODD_STRINGS[rng.below(ODD_STRINGS.len() as u32) as usize];
+                            json!([rng.below(4), rng.below(3), self.raw(s.to_string())])
+                        }
+                        3 => self.wrong_value(rng),
+                        _ => json!([rng.below(1 << 20), rng.below(1 << 20), ""]),
+                    };
+                    edits.push(e);
+                }
+                op.insert("edits".into(), Value::Array(edits));
+            }
             6 => {
                 // hostile props
                 let mut props = Map::new();
@@ -187,7 +206,7 @@ impl Hostile {
                 op.insert("props".into(), Value::Object(props));
             }
             7 => {
-                let name = ["create", "update", "move", "delete", "CREATE", "remove", "", "create\u{0}", "upsert"][rng.below(9) as usize];
+                let name = ["create", "update", "move", "delete", "CREATE", "remove", "", "create\u{0}", "upsert", "text", "split", "join", "TEXT"][rng.below(13) as usize];
                 op.insert("op".into(), json!(name));
             }
             8 => {

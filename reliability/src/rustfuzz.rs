@@ -47,16 +47,19 @@ pub fn one(bytes: &[u8], limits: Limits, model: &mut Model, store: &mut MemStore
         // tiny limits: the model knows no limits, so only "no panic, no other error" here
         let mut scratch = store.clone();
         return match evaluate(&mut scratch, &patch, limits) {
-            Ok(_) | Err(Error::Limit { .. }) => Ok("tiny-limits"),
+            // (and text ops that do not fit: the model knows no limits to compare with)
+            Ok(_) | Err(Error::Limit { .. } | Error::InvalidPatch { op: Some(_), .. }) => Ok("tiny-limits"),
             Err(e) => Err(format!("engine error under limits {limits:?}: {e}")),
         };
     }
+    let want = model.apply(&patch);
     let got = match evaluate(store, &patch, limits) {
         Ok(o) => o,
         Err(Error::Limit { .. }) => return Ok("limit"),
-        Err(e) => return Err(format!("engine error {e}")),
+        // a text op that does not fit the current text: the model must agree on the op
+        Err(Error::InvalidPatch { op: Some(i), .. }) if want == Applied::Invalid(i) => return Ok("invalid-text"),
+        Err(e) => return Err(format!("engine error {e} (model: {want:?})")),
     };
-    let want = model.apply(&patch);
     match (&want, got) {
         (Applied::Committed { versions, .. }, Outcome::Plan(plan)) => {
             let gv: BTreeMap<String, Option<i64>> = plan.versions.iter().map(|(k, v)| (k.clone(), v.as_i64())).collect();
