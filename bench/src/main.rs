@@ -9,6 +9,7 @@
 mod db;
 mod stats;
 mod svg;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -748,6 +749,63 @@ fn run_trace(sys: Sys, mode: Mode, doc: &str, paras: usize, n: usize, window: us
     (Lat::from_us(&mut lat, secs), windows)
 }
 
+/// Workload 7: a real keystroke trace through plain SQL calls, text ops vs whole-value updates
+/// (bench/src/trace.rs). Quick runs replay its first 20,000 edits, full runs all of it.
+fn w7(quick: bool, rep: &mut Report) -> Value {
+    let path = std::path::PathBuf::from(db::env("BENCH_TRACE", "../shared/data/traces/automerge-paper.json.gz"));
+    let t = match trace::load(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            rep.section("7. real keystroke trace: skipped");
+            rep.line(format!("cannot read the trace: {e} (set BENCH_TRACE)"));
+            return json!({"skipped": e});
+        }
+    };
+    let n = if quick { 20_000.min(t.edits.len()) } else { t.edits.len() };
+    rep.section(&format!(
+        "7. real keystroke trace {}: {n} of {} edits through apply_patch, one patch per edit, paragraphs as nodes, async commit",
+        t.name,
+        t.edits.len()
+    ));
+    rep.line(format!("{:<22} {:>10} {:>14} {:>18} {:>14}", "style", "edits/s", "WAL B/edit", "doc rows B/text B", "end text"));
+    let mut c = db::connect();
+    c.batch_execute("SET synchronous_commit = off").unwrap();
+    let mut out = serde_json::Map::new();
+    let mut got = BTreeMap::new();
+    for (style, doc) in [(trace::Style::TextOps, "real-trace-text"), (trace::Style::WholeValue, "real-trace-whole")] {
+        let r = trace::replay(&mut c, doc, &t, n, style);
+        let per_byte = r.row_bytes / r.text_bytes.max(1) as f64;
+        let end = match r.matches_end {
+            Some(true) => "= endContent",
+            Some(false) => "DIFFERS",
+            None => "(prefix)",
+        };
+        rep.line(format!(
+            "{:<22} {:>10.0} {:>14.0} {:>18.1} {:>14}",
+            style.name(),
+            r.edits as f64 / r.secs,
+            r.wal_bytes / r.edits as f64,
+            per_byte,
+            end
+        ));
+        out.insert(
+            style.name().into(),
+            json!({"edits": r.edits, "secs": r3(r.secs), "edits_per_s": r3(r.edits as f64 / r.secs), "wal_bytes_per_edit": r3(r.wal_bytes / r.edits as f64),
+                   "row_bytes": r.row_bytes, "text_bytes": r.text_bytes, "row_bytes_per_text_byte": r3(per_byte), "matches_end": r.matches_end}),
+        );
+        got.insert(style.name(), (r.edits as f64 / r.secs, r.wal_bytes / r.edits as f64, r.row_bytes));
+    }
+    let (t_ops, whole) = (got["text ops"], got["whole-value updates"]);
+    rep.line(format!(
+        "text ops / whole-value: {:.2}x edits/s, {:.2}x WAL per edit, {:.2}x stored bytes",
+        t_ops.0 / whole.0,
+        t_ops.1 / whole.1,
+        t_ops.2 / whole.2
+    ));
+    out.insert("ratios_text_to_whole".into(), json!({"edits_per_s": r3(t_ops.0 / whole.0), "wal": r3(t_ops.1 / whole.1), "stored": r3(t_ops.2 / whole.2)}));
+    Value::Object(out)
+}
+
 /// Workload 6: the editing trace. The same keystrokes go to a fresh copy of the trace
 /// document in each system; each system runs a prefix of it from the same initial state.
 fn w6(cfg: &Cfg, d: &Docs, rep: &mut Report) -> Value {
@@ -904,6 +962,14 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("loop") {
         return profile_loop(&args);
     }
+    if args.get(1).map(String::as_str) == Some("trace") {
+        // workload 7 alone: `pg_nodesync_bench trace [quick]`
+        db::create_database();
+        let mut rep = Report { rows: vec![], targets: vec![], json: serde_json::Map::new(), charts: vec![] };
+        let r = w7(args.get(2).map(String::as_str) == Some("quick"), &mut rep);
+        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        return;
+    }
     let t_start = Instant::now();
     let quick = std::env::var("BENCH_QUICK").map(|v| !v.is_empty() && v != "0").unwrap_or(false);
     let cfg = Cfg::new(quick);
@@ -928,6 +994,7 @@ fn main() {
     let w4r = w4(&cfg, &docs, &mut rep);
     let (w5r, wal) = w5(&cfg, &docs, &mut rep);
     let w6r = w6(&cfg, &docs, &mut rep);
+    let w7r = w7(quick, &mut rep);
 
     // Targets
     println!();
@@ -993,6 +1060,7 @@ fn main() {
     rep.json.insert("w4_snapshot".into(), w4r);
     rep.json.insert("w5_wal".into(), w5r);
     rep.json.insert("w6_trace".into(), w6r);
+    rep.json.insert("w7_real_trace".into(), w7r);
     rep.json.insert(
         "targets".into(),
         Value::Array(rep.targets.iter().map(|(w, v, p)| json!({"target": w, "value": v, "pass": p})).collect()),

@@ -1,0 +1,244 @@
+//! Workload 7: a real keystroke trace (`../shared/data/traces/*.json.gz`) replayed through plain
+//! `nodesync.apply_patch` calls, one patch per trace edit, paragraphs as nodes (a newline is a
+//! `split`, deleting one a `join`). Run twice on fresh documents: with `text`/`split`/`join` ops,
+//! and with whole-value updates (`update` of the paragraph's text; create/delete for Enter and
+//! Backspace), so the two can be compared in one run: edits/s, WAL bytes per edit and the bytes
+//! the document keeps (tree, history and log rows) per byte of final text.
+
+use std::io::Read;
+use std::time::Instant;
+
+use postgres::Client;
+use serde_json::{json, Value};
+
+/// A trace: start text, the edits `(at, delete, insert)` in code points of the whole text, and
+/// the expected end text.
+pub struct Trace {
+    pub name: String,
+    pub start: String,
+    pub end: String,
+    pub edits: Vec<(usize, usize, String)>,
+}
+
+pub fn load(path: &std::path::Path) -> Result<Trace, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(f).read_to_string(&mut s).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: Value = serde_json::from_str(&s).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut edits = vec![];
+    for t in v["txns"].as_array().ok_or("no txns")? {
+        for p in t["patches"].as_array().ok_or("txn without patches")? {
+            let at = p[0].as_u64().ok_or("bad pos")? as usize;
+            let del = p[1].as_u64().ok_or("bad ndel")? as usize;
+            let ins = p[2].as_str().ok_or("bad insert")?.to_string();
+            edits.push((at, del, ins));
+        }
+    }
+    Ok(Trace {
+        name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        start: v["startContent"].as_str().unwrap_or_default().to_string(),
+        end: v["endContent"].as_str().ok_or("no endContent")?.to_string(),
+        edits,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Style {
+    /// `text` splices, `split` for a newline, `join` for a deleted newline.
+    TextOps,
+    /// `update` with the paragraph's whole new text; `create`/`delete` for newlines.
+    WholeValue,
+}
+
+impl Style {
+    pub fn name(self) -> &'static str {
+        match self {
+            Style::TextOps => "text ops",
+            Style::WholeValue => "whole-value updates",
+        }
+    }
+}
+
+/// The replayer's view of the document: paragraphs in order, with their key and version.
+struct Para {
+    key: String,
+    text: Vec<char>,
+    version: i64,
+}
+
+struct Doc {
+    paras: Vec<Para>,
+    next_key: usize,
+}
+
+impl Doc {
+    /// (paragraph index, offset) of code point `at` of the whole text (newlines between
+    /// paragraphs count one each); an offset at a paragraph's end stays in that paragraph.
+    fn locate(&self, mut at: usize) -> (usize, usize) {
+        for (i, p) in self.paras.iter().enumerate() {
+            if at <= p.text.len() {
+                return (i, at);
+            }
+            at -= p.text.len() + 1;
+        }
+        let last = self.paras.len() - 1;
+        (last, self.paras[last].text.len())
+    }
+
+    fn fresh_key(&mut self) -> String {
+        self.next_key += 1;
+        format!("p{}", self.next_key)
+    }
+
+    fn text(&self) -> String {
+        self.paras.iter().map(|p| p.text.iter().collect::<String>()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// Turns one trace edit into the ops of one patch, and applies it to `doc`. Versions are the
+/// ones before the patch; nodes created in the patch skip their checks (version 1).
+fn ops_for(doc: &mut Doc, style: Style, at: usize, mut delete: usize, insert: &str) -> Vec<Value> {
+    let mut ops = vec![];
+    let mut touched: Vec<usize> = vec![];
+    let (mut i, mut off) = doc.locate(at);
+    // deletes: within a paragraph, then the newline at its end (a join with the next one)
+    while delete > 0 {
+        let room = doc.paras[i].text.len() - off;
+        if room > 0 {
+            let n = room.min(delete);
+            doc.paras[i].text.drain(off..off + n);
+            delete -= n;
+            touched.push(i);
+            if style == Style::TextOps {
+                ops.push(json!({"op": "text", "key": doc.paras[i].key, "version": doc.paras[i].version.max(1), "prop": "text", "edits": [[off, n, ""]]}));
+            }
+        } else if i + 1 < doc.paras.len() {
+            let next = doc.paras.remove(i + 1);
+            if style == Style::TextOps {
+                ops.push(json!({"op": "join", "key": doc.paras[i].key, "version": doc.paras[i].version.max(1), "next": next.key, "next_version": next.version.max(1), "prop": "text"}));
+            } else if next.version > 0 {
+                // (a paragraph created by this patch is simply never created)
+                ops.push(json!({"op": "delete", "key": next.key, "version": next.version}));
+            }
+            doc.paras[i].text.extend(next.text);
+            touched.push(i);
+            delete -= 1;
+        } else {
+            break;
+        }
+    }
+    // inserts: text, and a split at each newline
+    for (j, seg) in insert.split('\n').enumerate() {
+        if j > 0 {
+            let key = doc.fresh_key();
+            let tail: Vec<char> = doc.paras[i].text.split_off(off);
+            if style == Style::TextOps {
+                ops.push(json!({"op": "split", "key": doc.paras[i].key, "version": doc.paras[i].version.max(1), "prop": "text", "at": off, "new": key}));
+            }
+            touched.push(i);
+            doc.paras.insert(i + 1, Para { key, text: tail, version: 0 });
+            i += 1;
+            off = 0;
+        }
+        if !seg.is_empty() {
+            let n = seg.chars().count();
+            doc.paras[i].text.splice(off..off, seg.chars());
+            touched.push(i);
+            if style == Style::TextOps {
+                ops.push(json!({"op": "text", "key": doc.paras[i].key, "version": doc.paras[i].version.max(1), "prop": "text", "edits": [[off, 0, seg]]}));
+            }
+            off += n;
+        }
+    }
+    if style == Style::WholeValue {
+        // paragraphs new in this patch (version 0) are created with their final text, in
+        // document order after their predecessor; the others get their whole new text
+        for t in 0..doc.paras.len() {
+            if doc.paras[t].version == 0 {
+                let text: String = doc.paras[t].text.iter().collect();
+                let after = doc.paras[t - 1].key.clone();
+                ops.push(json!({"op": "create", "key": doc.paras[t].key, "kind": "para", "parent": "root", "after": after, "props": {"text": text}}));
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for &t in &touched {
+            let p = &doc.paras[t];
+            if p.version > 0 {
+                let text: String = p.text.iter().collect();
+                ops.push(json!({"op": "update", "key": p.key, "version": p.version, "props": {"text": text}}));
+            }
+        }
+    }
+    ops
+}
+
+pub struct Replayed {
+    pub edits: usize,
+    pub secs: f64,
+    pub wal_bytes: f64,
+    /// Bytes of the document's rows: tree, history pieces and log (`pg_column_size`).
+    pub row_bytes: f64,
+    pub text_bytes: usize,
+    /// The server's final text equals the trace's end text (only checked for a full replay).
+    pub matches_end: Option<bool>,
+}
+
+const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM nodesync.tree t WHERE doc_id = d.id)
+                              + (SELECT coalesce(sum(pg_column_size(p.*)), 0) FROM nodesync.piece p WHERE doc_id = d.id)
+                              + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM nodesync.change c WHERE doc_id = d.id)
+                         FROM nodesync.documents d WHERE d.doc = $1";
+
+/// Replays the first `n` edits of `trace` into a new document `doc`, one patch per edit.
+pub fn replay(c: &mut Client, doc: &str, trace: &Trace, n: usize, style: Style) -> Replayed {
+    c.execute("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
+    let mut d = Doc { paras: vec![], next_key: 0 };
+    // the start text, one paragraph per line
+    let mut ops = vec![];
+    for line in trace.start.split('\n') {
+        let key = d.fresh_key();
+        ops.push(json!({"op": "create", "key": key, "kind": "para", "parent": "root", "props": {"text": line}}));
+        d.paras.push(Para { key, text: line.chars().collect(), version: 1 });
+    }
+    c.execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &json!({"ops": ops})]).expect("load the start text");
+    let stmt = c.prepare("SELECT nodesync.apply_patch($1, $2)").expect("prepare");
+    let lsn = crate::db::wal_lsn(c);
+    let t0 = Instant::now();
+    let n = n.min(trace.edits.len());
+    for (k, (at, del, ins)) in trace.edits.iter().take(n).enumerate() {
+        let ops = ops_for(&mut d, style, *at, *del, ins);
+        if ops.is_empty() {
+            continue;
+        }
+        let r: Value = c.query_one(&stmt, &[&doc, &json!({"ops": ops})]).unwrap_or_else(|e| panic!("trace edit {k}: {e}")).get(0);
+        if let Some(vs) = r["versions"].as_object() {
+            for p in d.paras.iter_mut() {
+                if let Some(v) = vs.get(&p.key).and_then(Value::as_i64) {
+                    p.version = v;
+                }
+            }
+        }
+        if (k + 1) % 20_000 == 0 {
+            eprintln!("  trace {} ({}): {} / {n} edits, {:.0} edits/s", trace.name, style.name(), k + 1, (k + 1) as f64 / t0.elapsed().as_secs_f64());
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let wal_bytes = crate::db::wal_since(c, &lsn);
+    let row_bytes: i64 = c.query_one(ROW_BYTES, &[&doc]).expect("row bytes").get(0);
+    let server: String = c
+        .query_one(
+            "SELECT coalesce(string_agg(props->>'text', E'\\n' ORDER BY pos COLLATE \"C\"), '') FROM nodesync.nodes($1) WHERE parent = 'root'",
+            &[&doc],
+        )
+        .expect("final text")
+        .get(0);
+    assert_eq!(server, d.text(), "trace {}: the server's text differs from the replayer's", trace.name);
+    Replayed {
+        edits: n,
+        secs,
+        wal_bytes,
+        row_bytes: row_bytes as f64,
+        text_bytes: server.len(),
+        matches_end: (n == trace.edits.len()).then(|| server == trace.end),
+    }
+}
