@@ -2,6 +2,8 @@
 # make bench: pg_nodesync against same-run plain-SQL baselines (docs/performance.md).
 #   scripts/bench.sh                 full run (about 20 minutes on 2 cores)
 #   BENCH_QUICK=1 scripts/bench.sh   smaller sizes and shorter rounds (about 3-4 minutes)
+#   BENCH_ARGS=trace scripts/bench.sh  only workload 7, the real keystroke trace (text ops vs
+#                                      whole-value updates); BENCH_ARGS="trace quick": 20k edits
 # Results: target/bench/ (results.txt, results.json, one *.svg per figure, output.txt).
 # A MISS is reported, never an error: the exit status is non-zero only if the benchmark
 # itself could not run.
@@ -53,5 +55,6 @@ fi
 eval "$(scripts/cluster.sh env)"
 
 export BENCH_SOURCE="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src core sql Cargo.toml || echo ' (+ uncommitted changes in src/core/sql)')"
-"${CARGO_TARGET_DIR:-target}"/release/pg_nodesync_bench 2>&1 | tee target/bench/output.txt
+# shellcheck disable=SC2086
+"${CARGO_TARGET_DIR:-target}"/release/pg_nodesync_bench ${BENCH_ARGS:-} 2>&1 | tee target/bench/output.txt
 echo "bench: done in $((SECONDS - t0))s; results in target/bench/"
