@@ -13,10 +13,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use crate::error::{Conflict, Error, Reason, Result};
-use crate::patch::{shorten, type_name, Limits, Op, Patch, Place};
+use crate::patch::{shorten, Limits, Op, Patch, Place};
 use crate::pos;
 use crate::store::{Child, Store, StoredNode};
-use crate::text;
+
+mod text_ops;
 
 /// A node the patch creates.
 #[derive(Debug, Clone, PartialEq)]
@@ -527,141 +528,6 @@ impl<'s, S: Store> Engine<'s, S> {
         Ok(None)
     }
 
-    /// The full props of a live node as this op sees them.
-    fn full_props(&mut self, key: &str) -> Result<Map<String, Value>> {
-        let delta = match self.overlay.get(key) {
-            Some(e) if e.orig.is_none() => return Ok(e.props.clone().unwrap_or_default()),
-            Some(e) => e.props.clone(),
-            None => None,
-        };
-        let mut props = match self.props.get(key) {
-            Some(p) => p.clone(),
-            None => {
-                let p = self.store.props(key)?;
-                self.props.insert(key.to_string(), p.clone());
-                p
-            }
-        };
-        if let Some(d) = delta {
-            merge_delta(&mut props, &d);
-        }
-        Ok(props)
-    }
-
-    /// The string property `prop` of a live node (absent is `""`); 22023 for any other value.
-    fn string_prop(&mut self, i: usize, op: &str, key: &str, prop: &str) -> Result<String> {
-        // a delta already names the value: no need to read the stored props
-        let known = match self.overlay.get(key) {
-            Some(e) if e.orig.is_none() => Some(e.props.as_ref().and_then(|p| p.get(prop)).cloned().unwrap_or(Value::Null)),
-            Some(e) => e.props.as_ref().and_then(|d| d.get(prop)).cloned(),
-            None => None,
-        };
-        let v = match known {
-            Some(v) => v,
-            None => self.full_props(key)?.get(prop).cloned().unwrap_or(Value::Null),
-        };
-        match v {
-            Value::Null => Ok(String::new()),
-            Value::String(s) => Ok(s),
-            other => Err(Error::invalid_op(i, format!(
-                "{op} of property \"{}\" of \"{}\": the property holds {}, not a string",
-                shorten(prop),
-                shorten(key),
-                type_name(&other)
-            ))),
-        }
-    }
-
-    /// Sets one property of a live node (created in the patch or not).
-    fn set_prop(&mut self, key: &str, prop: &str, value: Value) -> Result<()> {
-        let e = self.touch(key)?;
-        e.props.get_or_insert_with(Map::new).insert(prop.to_string(), value);
-        Ok(())
-    }
-
-    fn text(&mut self, i: usize, key: &str, version: i64, prop: &str, edits: &[text::Edit]) -> Result<Option<Conflict>> {
-        if let Err(c) = self.checked(i, key, version)? {
-            return Ok(Some(c));
-        }
-        let cur = self.string_prop(i, "text", key, prop)?;
-        let new = text::apply(&cur, edits).map_err(|m| {
-            Error::invalid_op(i, format!("text of property \"{}\" of \"{}\": {m}", shorten(prop), shorten(key)))
-        })?;
-        self.set_prop(key, prop, Value::String(new))?;
-        Ok(None)
-    }
-
-    fn split(&mut self, i: usize, key: &str, version: i64, prop: &str, at: usize, new: &str) -> Result<Option<Conflict>> {
-        let v = match self.checked(i, key, version)? {
-            Ok(v) => v,
-            Err(c) => return Ok(Some(c)),
-        };
-        let cur = self.string_prop(i, "split", key, prop)?;
-        let (head, tail) = match text::split_at(&cur, at) {
-            Some((h, t)) => (h.to_string(), t.to_string()),
-            None => {
-                return Err(Error::invalid_op(i, format!(
-                    "split of property \"{}\" of \"{}\" at {at}: the text is {} code points long",
-                    shorten(prop),
-                    shorten(key),
-                    text::len(&cur)
-                )))
-            }
-        };
-        let parent = v.parent.ok_or_else(|| Error::Internal(format!("live node {key:?} has no parent")))?;
-        let kind = match self.overlay.get(key) {
-            Some(e) => e.kind.clone(),
-            None => self.stored(key)?.map(|n| n.kind).unwrap_or_default(),
-        };
-        let mut props = self.full_props(key)?;
-        props.insert(prop.to_string(), Value::String(tail));
-        if let Some(c) = self.create(i, new, &kind, &props, &parent, &Place::After(key.to_string()))? {
-            return Ok(Some(c));
-        }
-        self.set_prop(key, prop, Value::String(head))?;
-        Ok(None)
-    }
-
-    fn join(&mut self, i: usize, key: &str, version: i64, next: &str, next_version: i64, prop: &str) -> Result<Option<Conflict>> {
-        let kv = match self.checked(i, key, version)? {
-            Ok(v) => v,
-            Err(c) => return Ok(Some(c)),
-        };
-        if let Err(c) = self.checked(i, next, next_version)? {
-            return Ok(Some(c));
-        }
-        let parent = kv.parent.ok_or_else(|| Error::Internal(format!("live node {key:?} has no parent")))?;
-        let kpos = kv.pos.ok_or_else(|| Error::Internal(format!("live node {key:?} has no pos")))?;
-        let following = self.neighbour(&parent, Some(&kpos), key, true)?;
-        if following.as_ref().map(|c| c.0.as_str()) != Some(next) {
-            return Ok(Some(conflict(i, next, Reason::Anchor, format!(
-                "\"{}\" is not the next sibling of \"{}\"", shorten(next), shorten(key)
-            ))));
-        }
-        let a = self.string_prop(i, "join", key, prop)?;
-        let b = self.string_prop(i, "join", next, prop)?;
-        // next's children follow key's own, in their order; each changes place
-        let mut last = self.prev_pos(key, None, "")?;
-        for (child, _) in self.children_of(next)? {
-            let pos = pos::key_between(last.as_deref(), None).map_err(internal)?;
-            self.touch(&child)?;
-            self.unplace(&child);
-            let e = self.touch(&child)?;
-            e.parent = Some(key.to_string());
-            e.pos = Some(pos.clone());
-            e.moved = true;
-            self.place_at(&child, key, &pos);
-            last = Some(pos);
-        }
-        self.set_prop(key, prop, Value::String(a + &b))?;
-        self.touch(next)?;
-        self.unplace(next);
-        if let Some(e) = self.overlay.get_mut(next) {
-            e.live = false;
-        }
-        Ok(None)
-    }
-
     fn plan(self) -> Result<Plan> {
         let mut plan = Plan::default();
         for key in &self.order {
@@ -961,6 +827,69 @@ mod tests {
             {"op": "create", "key": "y", "kind": "p", "parent": "c"}
         ])).unwrap_err();
         assert!(matches!(e, Error::Limit { guc: "nodesync.max_depth", .. }), "{e:?}");
+    }
+
+    fn text(s: &MemStore, key: &str) -> String {
+        s.nodes[key].props.get("text").and_then(Value::as_str).unwrap_or("?").to_string()
+    }
+
+    #[test]
+    fn split_then_join_in_one_patch_restores_the_block() {
+        let mut s = doc();
+        apply(&mut s, json!([{"op": "create", "key": "a", "kind": "p", "parent": "root", "props": {"text": "héllo wörld"}}])).unwrap();
+        let plan = apply(&mut s, json!([
+            {"op": "split", "key": "a", "version": 1, "prop": "text", "at": 5, "new": "b"},
+            {"op": "text", "key": "b", "version": 1, "prop": "text", "edits": [[0, 1, "_"]]},
+            {"op": "join", "key": "a", "version": 1, "next": "b", "next_version": 1, "prop": "text"}
+        ])).unwrap();
+        assert_eq!(text(&s, "a"), "héllo_wörld");
+        assert_eq!(Value::Object(plan.versions), json!({"a": 2, "b": null}));
+        assert_eq!(plan.ephemeral, vec![("b".to_string(), "p".to_string())]);
+        assert_eq!(kids(&mut s, "root"), ["a"]);
+    }
+
+    #[test]
+    fn join_moves_stored_and_new_children_in_order() {
+        let mut s = doc();
+        apply(&mut s, json!([
+            {"op": "create", "key": "l1", "kind": "li", "parent": "root", "props": {"text": "x"}},
+            {"op": "create", "key": "l2", "kind": "li", "parent": "root"},
+            {"op": "create", "key": "c1", "kind": "p", "parent": "l1"},
+            {"op": "create", "key": "c2", "kind": "p", "parent": "l2"},
+            {"op": "create", "key": "c3", "kind": "p", "parent": "l2"}
+        ])).unwrap();
+        let plan = apply(&mut s, json!([
+            {"op": "create", "key": "c0", "kind": "p", "parent": "l2", "after": null},
+            {"op": "move", "key": "c3", "version": 1, "parent": "root"},
+            {"op": "join", "key": "l1", "version": 1, "next": "l2", "next_version": 1, "prop": "text"}
+        ])).unwrap();
+        assert_eq!(kids(&mut s, "l1"), ["c1", "c0", "c2"]);
+        assert_eq!(kids(&mut s, "root"), ["l1", "c3"]);
+        assert_eq!(text(&s, "l1"), "x");
+        assert_eq!(Value::Object(plan.versions), json!({"c0": 1, "c3": 2, "l1": 2, "c2": 2, "l2": null}));
+    }
+
+    #[test]
+    fn text_ops_see_earlier_ops_and_report_conflicts_first() {
+        let mut s = doc();
+        apply(&mut s, json!([{"op": "create", "key": "a", "kind": "p", "parent": "root", "props": {"text": "ab", "n": 1}}])).unwrap();
+        // an update earlier in the patch sets the value the text op edits
+        apply(&mut s, json!([
+            {"op": "update", "key": "a", "version": 1, "props": {"text": "xyz"}},
+            {"op": "text", "key": "a", "version": 1, "prop": "text", "edits": [[3, 0, "!"]]}
+        ])).unwrap();
+        assert_eq!(text(&s, "a"), "xyz!");
+        // a misfit after a conflict: the conflict is what the writer needs to hear
+        let c = apply(&mut s, json!([
+            {"op": "update", "key": "a", "version": 1, "props": {"text": ""}},
+            {"op": "text", "key": "a", "version": 2, "prop": "text", "edits": [[9, 0, "!"]]}
+        ])).unwrap_err();
+        assert_eq!(c[0].reason, Reason::Version);
+        // alone, the misfit is invalid, naming the op
+        let patch = parse(&json!({"ops": [{"op": "text", "key": "a", "version": 2, "prop": "text", "edits": [[9, 0, "!"]]}]}), &Limits::default()).unwrap();
+        assert!(matches!(evaluate(&mut s, &patch, Limits::default()), Err(Error::InvalidPatch { op: Some(0), .. })));
+        let patch = parse(&json!({"ops": [{"op": "text", "key": "a", "version": 2, "prop": "n", "edits": [[0, 0, "!"]]}]}), &Limits::default()).unwrap();
+        assert!(matches!(evaluate(&mut s, &patch, Limits::default()), Err(Error::InvalidPatch { op: Some(0), .. })));
     }
 
     #[test]
