@@ -46,6 +46,10 @@ const DESCENDANTS: Stmt = Stmt {
     args: &[INT8OID, TEXTOID],
 };
 
+const NODE_AND_PROPS: Stmt = Stmt {
+    sql: "SELECT key, parent, pos::text, kind, version, gen, deleted, props::text FROM nodesync.tree WHERE doc_id = $1 AND key = $2",
+    args: &[INT8OID, TEXTOID],
+};
 const PROPS: Stmt = Stmt {
     sql: "SELECT props::text FROM nodesync.tree WHERE doc_id = $1 AND key = $2 AND NOT deleted",
     args: &[INT8OID, TEXTOID],
@@ -65,6 +69,18 @@ fn stored(r: &SpiHeapTupleData<'_>, deleted: bool) -> Result<StoredNode> {
         gen: req(r, 6)?,
         deleted,
     })
+}
+
+/// Stored props (jsonb as text) as a map; tombstones have none.
+fn props_of(key: &str, text: Option<String>) -> Result<Map<String, Value>> {
+    match text {
+        None => Ok(Map::new()),
+        Some(text) => match serde_json::from_str(&text) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(Error::Internal(format!("props of {key:?} are not an object"))),
+            Err(e) => Err(Error::Internal(format!("props of {key:?} do not parse: {e}"))),
+        },
+    }
 }
 
 impl Store for SpiStore<'_, '_> {
@@ -97,17 +113,26 @@ impl Store for SpiStore<'_, '_> {
 
     fn props(&mut self, key: &str) -> Result<Map<String, Value>> {
         let t = exec(self.client, &PROPS, &[self.doc_id.into(), key.into()])?;
-        let text: Option<String> = match t.into_iter().next() {
-            Some(r) => col(&r, 1)?,
-            None => None,
-        };
-        match text {
+        match t.into_iter().next() {
+            Some(r) => props_of(key, col(&r, 1)?),
             None => Ok(Map::new()),
-            Some(text) => match serde_json::from_str(&text) {
-                Ok(Value::Object(m)) => Ok(m),
-                Ok(_) => Err(Error::Internal(format!("props of {key:?} are not an object"))),
-                Err(e) => Err(Error::Internal(format!("props of {key:?} do not parse: {e}"))),
-            },
+        }
+    }
+
+    fn tick(&mut self) -> Result<()> {
+        pgrx::check_for_interrupts!();
+        Ok(())
+    }
+
+    fn node_and_props(&mut self, key: &str) -> Result<Option<(StoredNode, Map<String, Value>)>> {
+        let t = exec(self.client, &NODE_AND_PROPS, &[self.doc_id.into(), key.into()])?;
+        match t.into_iter().next() {
+            Some(r) => {
+                let deleted = req::<bool>(&r, 7)?;
+                let props = if deleted { Map::new() } else { props_of(key, col(&r, 8)?)? };
+                Ok(Some((stored(&r, deleted)?, props)))
+            }
+            None => Ok(None),
         }
     }
 

@@ -596,7 +596,9 @@ fn conflict(op: usize, key: &str, reason: Reason, note: String) -> Conflict {
 
 
 /// Evaluates `patch` against `store`. Conflicts are collected for every op (in op order);
-/// an op that conflicts has no effect on the ops after it.
+/// an op that conflicts has no effect on the ops after it. An error that depends on the state
+/// (a limit such as the depth, a text edit that does not fit) is returned only when no op
+/// conflicts: after a rebase it may not happen.
 pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Result<Outcome> {
     let mut eng = Engine {
         store,
@@ -609,6 +611,7 @@ pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Resul
         props: HashMap::new(),
     };
     let mut conflicts = Vec::new();
+    let mut invalid: Option<Error> = None;
     for (i, op) in patch.ops.iter().enumerate() {
         let c = match op {
             Op::Create { key, kind, props, parent, place } => eng.create(i, key, kind, props, parent, place),
@@ -623,13 +626,19 @@ pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Resul
             Ok(Some(c)) => conflicts.push(c),
             Ok(None) => {}
             // a limit or a text edit that depends on the state (depth, a string's length) is
-            // judged after a rebase: conflicts first
-            Err(Error::Limit { .. } | Error::InvalidPatch { .. }) if !conflicts.is_empty() => break,
+            // judged after a rebase: conflicts anywhere in the patch come first. The op has no
+            // effect (each checks before it changes anything) and evaluation goes on.
+            Err(e @ (Error::Limit { .. } | Error::InvalidPatch { .. })) => {
+                invalid.get_or_insert(e);
+            }
             Err(e) => return Err(e),
         }
     }
     if !conflicts.is_empty() {
         return Ok(Outcome::Conflicts(conflicts));
+    }
+    if let Some(e) = invalid {
+        return Err(e);
     }
     eng.plan().map(Outcome::Plan)
 }
@@ -885,6 +894,13 @@ mod tests {
             {"op": "text", "key": "a", "version": 2, "prop": "text", "edits": [[9, 0, "!"]]}
         ])).unwrap_err();
         assert_eq!(c[0].reason, Reason::Version);
+        // also when the conflict comes after the misfit, and every conflict is listed
+        let c = apply(&mut s, json!([
+            {"op": "text", "key": "a", "version": 2, "prop": "text", "edits": [[9, 0, "!"]]},
+            {"op": "update", "key": "a", "version": 1, "props": {"text": ""}},
+            {"op": "delete", "key": "zz", "version": 1}
+        ])).unwrap_err();
+        assert_eq!(c.iter().map(|c| (c.op, c.reason)).collect::<Vec<_>>(), [(1, Reason::Version), (2, Reason::Missing)]);
         // alone, the misfit is invalid, naming the op
         let patch = parse(&json!({"ops": [{"op": "text", "key": "a", "version": 2, "prop": "text", "edits": [[9, 0, "!"]]}]}), &Limits::default()).unwrap();
         assert!(matches!(evaluate(&mut s, &patch, Limits::default()), Err(Error::InvalidPatch { op: Some(0), .. })));

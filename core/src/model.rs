@@ -159,16 +159,13 @@ impl Doc {
     }
 }
 
-/// Ends the op loop of [`Model::apply`] for an invalid op: `Invalid(i)`, or the conflicts so
-/// far (conflicts come first).
-macro_rules! break_invalid {
-    ($refused:expr, $i:expr, $ops:lifetime) => {
-        if $refused.is_empty() {
-            return Applied::Invalid($i);
-        } else {
-            break $ops;
-        }
-    };
+/// An op of [`Model::apply`] that is invalid (22023): it has no effect, the first one is
+/// remembered, and the loop goes on (conflicts anywhere in the patch come first).
+macro_rules! invalid_op {
+    ($first:expr, $i:expr, $ops:lifetime) => {{
+        $first.get_or_insert($i);
+        continue $ops;
+    }};
 }
 
 impl Model {
@@ -231,6 +228,7 @@ impl Model {
                 None => Some(Reason::Missing),
             }
         };
+        let mut first_invalid: Option<usize> = None;
         'ops: for (i, op) in patch.ops.iter().enumerate() {
             let r: Option<Reason> = match op {
                 Op::Create { key, kind, props, parent, place } => {
@@ -313,11 +311,11 @@ impl Model {
                 Op::Text { key, version, prop, edits } => match check(&d, &created, key, *version) {
                     Some(r) => Some(r),
                     None => {
-                        let Some(node) = d.nodes.get_mut(key) else { break_invalid!(refused, i, 'ops) };
-                        let Some(mut t) = text_of(&node.props, prop) else { break_invalid!(refused, i, 'ops) };
+                        let Some(node) = d.nodes.get_mut(key) else { invalid_op!(first_invalid, i, 'ops) };
+                        let Some(mut t) = text_of(&node.props, prop) else { invalid_op!(first_invalid, i, 'ops) };
                         for e in edits {
                             if e.at + e.delete > t.len() {
-                                break_invalid!(refused, i, 'ops);
+                                invalid_op!(first_invalid, i, 'ops);
                             }
                             t.splice(e.at..e.at + e.delete, e.insert.chars());
                         }
@@ -330,9 +328,9 @@ impl Model {
                     Some(r) => Some(r),
                     None => {
                         let node = d.nodes[key].clone();
-                        let Some(t) = text_of(&node.props, prop) else { break_invalid!(refused, i, 'ops) };
+                        let Some(t) = text_of(&node.props, prop) else { invalid_op!(first_invalid, i, 'ops) };
                         if *at > t.len() {
-                            break_invalid!(refused, i, 'ops);
+                            invalid_op!(first_invalid, i, 'ops);
                         }
                         if d.nodes.contains_key(new) || d.deleted.contains(new) || created.contains(new) {
                             Some(Reason::Exists)
@@ -362,7 +360,7 @@ impl Model {
                             Some(Reason::Anchor)
                         } else {
                             let (Some(mut a), Some(b)) = (text_of(&d.nodes[key].props, prop), text_of(&d.nodes[next].props, prop)) else {
-                                break_invalid!(refused, i, 'ops)
+                                invalid_op!(first_invalid, i, 'ops)
                             };
                             a.extend(b);
                             let kids = d.nodes[next].children.clone();
@@ -390,6 +388,9 @@ impl Model {
         }
         if !refused.is_empty() {
             return Applied::Refused(refused);
+        }
+        if let Some(i) = first_invalid {
+            return Applied::Invalid(i);
         }
         let mut versions = BTreeMap::new();
         let mut deleted_now = BTreeSet::new();

@@ -262,6 +262,11 @@ pub fn parse(v: &Value, limits: &Limits) -> Result<Patch> {
         .enumerate()
         .map(|(i, o)| parse_op(i, o, limits))
         .collect::<Result<Vec<_>>>()?;
+    // each edit of a text op counts as an op: the work of a patch stays bounded by the limit
+    let units: usize = ops.iter().map(|o| if let Op::Text { edits, .. } = o { edits.len() } else { 1 }).sum();
+    if units > limits.max_ops {
+        return Err(Error::limit("nodesync.max_ops_per_patch", limits.max_ops, units, "patch has", " ops (each text edit counts as one)"));
+    }
     Ok(Patch { base, ops })
 }
 
@@ -663,6 +668,11 @@ mod tests {
         // exactly at the limit is fine
         let two = json!({"ops": [{"op": "delete", "key": "a", "version": 1}, {"op": "delete", "key": "b", "version": 1}]});
         assert!(parse(&two, &limits).is_ok());
+        // text edits count as ops
+        let edits = json!({"ops": [{"op": "text", "key": "a", "version": 1, "prop": "t", "edits": [[0, 0, "x"], [0, 0, "y"], [0, 0, "z"]]}]});
+        assert!(matches!(parse(&edits, &limits), Err(Error::Limit { guc: "nodesync.max_ops_per_patch", actual: 3, .. })));
+        let edits = json!({"ops": [{"op": "text", "key": "a", "version": 1, "prop": "t", "edits": [[0, 0, "x"], [0, 0, "y"]]}]});
+        assert!(parse(&edits, &limits).is_ok());
         let big = json!({"ops": [{"op": "update", "key": "a", "version": 1, "props": {"t": "0123456789"}}]});
         assert!(matches!(parse(&big, &limits), Err(Error::Limit { guc: "nodesync.max_props_bytes", .. })));
         let at = json!({"ops": [{"op": "update", "key": "a", "version": 1, "props": {"t": "01"}}]}); // {"t":"01"} = 10 bytes

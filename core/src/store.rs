@@ -39,6 +39,19 @@ pub trait Store {
     /// The props of the live node `key` (empty for a tombstone or an unknown key). Read only
     /// by the ops that edit text (`text`, `split`, `join`).
     fn props(&mut self, key: &str) -> Result<Map<String, Value>>;
+    /// Called between the steps of long work (each text edit): the SQL store checks for a
+    /// query cancel or statement timeout here.
+    fn tick(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// [`Store::node`] and [`Store::props`] of one key together (one lookup where the store
+    /// can).
+    fn node_and_props(&mut self, key: &str) -> Result<Option<(StoredNode, Map<String, Value>)>> {
+        match self.node(key)? {
+            Some(n) => Ok(Some((n, self.props(key)?))),
+            None => Ok(None),
+        }
+    }
 }
 
 /// A full node, as kept by [`MemStore`].

@@ -11,6 +11,23 @@ use crate::store::Store;
 use crate::text;
 
 impl<S: Store> Engine<'_, S> {
+    /// Reads a node's row and props in one lookup before an op that needs both.
+    fn prefetch(&mut self, key: &str) -> Result<()> {
+        if self.cache.contains_key(key) || self.overlay.contains_key(key) {
+            return Ok(());
+        }
+        match self.store.node_and_props(key)? {
+            Some((n, props)) => {
+                self.props.insert(key.to_string(), props);
+                self.cache.insert(key.to_string(), Some(n));
+            }
+            None => {
+                self.cache.insert(key.to_string(), None);
+            }
+        }
+        Ok(())
+    }
+
     /// The full props of a live node as this op sees them.
     fn full_props(&mut self, key: &str) -> Result<Map<String, Value>> {
         let delta = match self.overlay.get(key) {
@@ -64,18 +81,24 @@ impl<S: Store> Engine<'_, S> {
     }
 
     pub(super) fn text(&mut self, i: usize, key: &str, version: i64, prop: &str, edits: &[text::Edit]) -> Result<Option<Conflict>> {
+        self.prefetch(key)?;
         if let Err(c) = self.checked(i, key, version)? {
             return Ok(Some(c));
         }
-        let cur = self.string_prop(i, "text", key, prop)?;
-        let new = text::apply(&cur, edits).map_err(|m| {
-            Error::invalid_op(i, format!("text of property \"{}\" of \"{}\": {m}", shorten(prop), shorten(key)))
-        })?;
-        self.set_prop(key, prop, Value::String(new))?;
+        let mut value = self.string_prop(i, "text", key, prop)?;
+        for (index, e) in edits.iter().enumerate() {
+            self.store.tick()?;
+            text::apply_one(&mut value, e).map_err(|len| {
+                let m = text::Misfit { index, at: e.at, delete: e.delete, len };
+                Error::invalid_op(i, format!("text of property \"{}\" of \"{}\": {m}", shorten(prop), shorten(key)))
+            })?;
+        }
+        self.set_prop(key, prop, Value::String(value))?;
         Ok(None)
     }
 
     pub(super) fn split(&mut self, i: usize, key: &str, version: i64, prop: &str, at: usize, new: &str) -> Result<Option<Conflict>> {
+        self.prefetch(key)?;
         let v = match self.checked(i, key, version)? {
             Ok(v) => v,
             Err(c) => return Ok(Some(c)),
@@ -107,6 +130,8 @@ impl<S: Store> Engine<'_, S> {
     }
 
     pub(super) fn join(&mut self, i: usize, key: &str, version: i64, next: &str, next_version: i64, prop: &str) -> Result<Option<Conflict>> {
+        self.prefetch(key)?;
+        self.prefetch(next)?;
         let kv = match self.checked(i, key, version)? {
             Ok(v) => v,
             Err(c) => return Ok(Some(c)),
