@@ -189,56 +189,78 @@ const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FR
                               + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM nodesync.change c WHERE doc_id = d.id)
                          FROM nodesync.documents d WHERE d.doc = $1";
 
-/// Replays the first `n` edits of `trace` into a new document `doc`, one patch per edit.
-pub fn replay(c: &mut Client, doc: &str, trace: &Trace, n: usize, style: Style) -> Replayed {
-    c.execute("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
-    let mut d = Doc { paras: vec![], next_key: 0 };
-    // the start text, one paragraph per line
-    let mut ops = vec![];
-    for line in trace.start.split('\n') {
-        let key = d.fresh_key();
-        ops.push(json!({"op": "create", "key": key, "kind": "para", "parent": "root", "props": {"text": line}}));
-        d.paras.push(Para { key, text: line.chars().collect(), version: 1 });
-    }
-    c.execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &json!({"ops": ops})]).expect("load the start text");
-    let stmt = c.prepare("SELECT nodesync.apply_patch($1, $2)").expect("prepare");
-    let lsn = crate::db::wal_lsn(c);
-    let t0 = Instant::now();
-    let n = n.min(trace.edits.len());
-    for (k, (at, del, ins)) in trace.edits.iter().take(n).enumerate() {
-        let ops = ops_for(&mut d, style, *at, *del, ins);
-        if ops.is_empty() {
-            continue;
+/// A replay in progress: one document, one style. [`Replay::run`] plays a range of the trace's
+/// edits, so two styles can be interleaved in chunks (machine noise then hits both alike).
+pub struct Replay<'t> {
+    doc: String,
+    trace: &'t Trace,
+    style: Style,
+    d: Doc,
+    stmt: postgres::Statement,
+    done: usize,
+    secs: f64,
+    wal_bytes: f64,
+}
+
+impl<'t> Replay<'t> {
+    /// A new document `doc` holding the trace's start text, one paragraph per line.
+    pub fn new(c: &mut Client, doc: &str, trace: &'t Trace, style: Style) -> Replay<'t> {
+        c.execute("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
+        let mut d = Doc { paras: vec![], next_key: 0 };
+        let mut ops = vec![];
+        for line in trace.start.split('\n') {
+            let key = d.fresh_key();
+            ops.push(json!({"op": "create", "key": key, "kind": "para", "parent": "root", "props": {"text": line}}));
+            d.paras.push(Para { key, text: line.chars().collect(), version: 1 });
         }
-        let r: Value = c.query_one(&stmt, &[&doc, &json!({"ops": ops})]).unwrap_or_else(|e| panic!("trace edit {k}: {e}")).get(0);
-        if let Some(vs) = r["versions"].as_object() {
-            for p in d.paras.iter_mut() {
-                if let Some(v) = vs.get(&p.key).and_then(Value::as_i64) {
-                    p.version = v;
+        c.execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &json!({"ops": ops})]).expect("load the start text");
+        let stmt = c.prepare("SELECT nodesync.apply_patch($1, $2)").expect("prepare");
+        Replay { doc: doc.to_string(), trace, style, d, stmt, done: 0, secs: 0.0, wal_bytes: 0.0 }
+    }
+
+    /// Plays the next `n` edits (fewer at the end of the trace), one patch per edit.
+    pub fn run(&mut self, c: &mut Client, n: usize) {
+        let lsn = crate::db::wal_lsn(c);
+        let t0 = Instant::now();
+        let end = (self.done + n).min(self.trace.edits.len());
+        for k in self.done..end {
+            let (at, del, ins) = &self.trace.edits[k];
+            let ops = ops_for(&mut self.d, self.style, *at, *del, ins);
+            if ops.is_empty() {
+                continue;
+            }
+            let r: Value = c.query_one(&self.stmt, &[&self.doc, &json!({"ops": ops})]).unwrap_or_else(|e| panic!("trace edit {k}: {e}")).get(0);
+            if let Some(vs) = r["versions"].as_object() {
+                for p in self.d.paras.iter_mut() {
+                    if let Some(v) = vs.get(&p.key).and_then(Value::as_i64) {
+                        p.version = v;
+                    }
                 }
             }
         }
-        if (k + 1) % 20_000 == 0 {
-            eprintln!("  trace {} ({}): {} / {n} edits, {:.0} edits/s", trace.name, style.name(), k + 1, (k + 1) as f64 / t0.elapsed().as_secs_f64());
-        }
+        self.secs += t0.elapsed().as_secs_f64();
+        self.wal_bytes += crate::db::wal_since(c, &lsn);
+        self.done = end;
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let wal_bytes = crate::db::wal_since(c, &lsn);
-    let row_bytes: i64 = c.query_one(ROW_BYTES, &[&doc]).expect("row bytes").get(0);
-    let server: String = c
-        .query_one(
-            "SELECT coalesce(string_agg(props->>'text', E'\\n' ORDER BY pos COLLATE \"C\"), '') FROM nodesync.nodes($1) WHERE parent = 'root'",
-            &[&doc],
-        )
-        .expect("final text")
-        .get(0);
-    assert_eq!(server, d.text(), "trace {}: the server's text differs from the replayer's", trace.name);
-    Replayed {
-        edits: n,
-        secs,
-        wal_bytes,
-        row_bytes: row_bytes as f64,
-        text_bytes: server.len(),
-        matches_end: (n == trace.edits.len()).then(|| server == trace.end),
+
+    /// Checks the server's text against the replayer's and measures what the document keeps.
+    pub fn finish(self, c: &mut Client) -> Replayed {
+        let row_bytes: i64 = c.query_one(ROW_BYTES, &[&self.doc]).expect("row bytes").get(0);
+        let server: String = c
+            .query_one(
+                "SELECT coalesce(string_agg(props->>'text', E'\\n' ORDER BY pos COLLATE \"C\"), '') FROM nodesync.nodes($1) WHERE parent = 'root'",
+                &[&self.doc],
+            )
+            .expect("final text")
+            .get(0);
+        assert_eq!(server, self.d.text(), "trace {}: the server's text differs from the replayer's", self.trace.name);
+        Replayed {
+            edits: self.done,
+            secs: self.secs,
+            wal_bytes: self.wal_bytes,
+            row_bytes: row_bytes as f64,
+            text_bytes: server.len(),
+            matches_end: (self.done == self.trace.edits.len()).then(|| server == self.trace.end),
+        }
     }
 }
