@@ -84,6 +84,10 @@ pub fn byte_offset(s: &str, at: usize) -> Option<usize> {
     if at == 0 {
         return Some(0);
     }
+    // an ASCII prefix of `at` bytes is `at` code points (checked with SIMD, no decoding)
+    if at <= s.len() && s.as_bytes()[..at].is_ascii() {
+        return Some(at);
+    }
     let mut n = 0;
     for (b, _) in s.char_indices() {
         if n == at {
@@ -157,6 +161,15 @@ mod tests {
         for bad in [json!([1, 2]), json!([-1, 0, ""]), json!([1.5, 0, ""]), json!([0, "1", ""]), json!([0, 0, 5]), json!({}), json!([0, 0, "", 1])] {
             assert!(Edit::from_json(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn offsets_past_an_ascii_prefix() {
+        assert_eq!(byte_offset("abc", 3), Some(3));
+        assert_eq!(byte_offset("abc", 4), None);
+        assert_eq!(byte_offset("abé", 3), Some(4));
+        assert_eq!(byte_offset("aé", 2), Some(3));
+        assert_eq!(byte_offset("éa", 1), Some(2));
     }
 
     #[test]
