@@ -8,9 +8,15 @@
 //! # Rebase rules (three-way, per node: base = old shadow, local, remote = new shadow)
 //!
 //! 1. **props merge per key**: a key changed only locally survives; a key changed only on the
-//!    server takes the server's value; a key changed on both sides to different values takes
-//!    the server's value ([`Rule::PropConflict`] reported) unless the policy is
-//!    [`Policy::LocalWins`]. `kind` is merged the same way ([`Rule::KindConflict`]).
+//!    server takes the server's value. A **string changed on both sides merges as text**
+//!    (never a side: the local change, as a character diff, transformed over the server's; an
+//!    absent property counts as ""), under either policy. Text edits recorded as splices are
+//!    merged before this, by [`crate::blocks`] (see [`crate::workspace`]), so this only sees
+//!    strings changed some other way. A string the server changed is never replaced by a local
+//!    non-string value or removal (the server's text stays, [`Rule::PropConflict`]). Other
+//!    values changed on both sides take the server's value ([`Rule::PropConflict`] reported)
+//!    unless the policy is [`Policy::LocalWins`]. `kind` is merged like a non-string value
+//!    ([`Rule::KindConflict`]).
 //! 2. **child order follows anchors**: nodes not placed locally are in the server's order; each
 //!    locally placed node goes right after its local predecessor; if that anchor is gone
 //!    (deleted or moved away) it goes after the nearest earlier local sibling that survived,
@@ -20,18 +26,25 @@
 //!    a local move into one falls back to the server's place ([`Rule::MoveUnderDeleted`]).
 //! 4. **a local delete of a node the server edited is re-sent** against the new version (it
 //!    takes the node's subtree as the server has it now; a node with local edits that the
-//!    server moved into that subtree is reported as [`Rule::DeletedWithSubtree`]).
+//!    server moved into that subtree is reported as [`Rule::DeletedWithSubtree`]). If the
+//!    server changed the deleted node or anything in its subtree (props, kind, place, new
+//!    nodes), the delete discards that change: reported as [`Rule::DeleteOverServerEdit`].
+//!    (Nodes the server typed *text* into are kept before this runs:
+//!    [`Rule::DeleteKeptTyping`], see [`crate::workspace`].)
 //! 5. **a local move that would now form a cycle is dropped** and reported
 //!    ([`Rule::MoveCycle`]); the node stays where the server has it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use nodesync_core::ot;
 use nodesync_core::patch::{Op, Patch, Place, ROOT};
 use serde_json::{Map, Value};
 
 use crate::tree::{Node, Tree};
 
-/// Who wins when the same property (or kind) was changed on both sides.
+/// Who wins when the same non-string property (or the kind) was changed on both sides.
+/// Strings changed on both sides merge as text whatever the policy: no rebase removes text
+/// committed on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
     #[default]
@@ -56,6 +69,21 @@ pub enum Rule {
     DeletedWithSubtree,
     /// Rule 5: a local move that would put the node under its own descendant.
     MoveCycle,
+    /// A node this replica deleted was kept: others typed text into it (or into a node under
+    /// it) meanwhile. It stays with only the text the others typed; the text this replica had
+    /// seen is deleted as asked.
+    DeleteKeptTyping,
+    /// Not a dropped edit but a warning: this replica's delete (or join) of the node was sent
+    /// over a change the server made to it or to its subtree (props, kind, place, new nodes),
+    /// and that change is gone with it.
+    DeleteOverServerEdit,
+    /// A local join of two blocks that someone moved to different parents meanwhile: dropped,
+    /// the blocks stay apart and what was typed after the join stays in the block it was
+    /// typed into.
+    JoinSeparated,
+    /// A recorded text edit that did not fit the server's text after the rebase (an internal
+    /// error: never expected; the edit is dropped rather than sent).
+    TextMisfit,
 }
 
 impl Rule {
@@ -68,7 +96,16 @@ impl Rule {
             Rule::MoveUnderDeleted => "move-under-deleted",
             Rule::DeletedWithSubtree => "deleted-with-subtree",
             Rule::MoveCycle => "move-cycle",
+            Rule::DeleteKeptTyping => "delete-kept-typing",
+            Rule::DeleteOverServerEdit => "delete-over-server-edit",
+            Rule::JoinSeparated => "join-separated",
+            Rule::TextMisfit => "text-misfit",
         }
+    }
+
+    /// True for reports that do not mean a local edit was lost ([`Rule::DeleteOverServerEdit`]).
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Rule::DeleteOverServerEdit)
     }
 }
 
@@ -103,6 +140,53 @@ fn merge_value<'a, T: PartialEq>(base: Option<&'a T>, local: Option<&'a T>, remo
     }
 }
 
+fn as_text(v: Option<&Value>) -> Option<&str> {
+    match v {
+        None => Some(""),
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => None,
+    }
+}
+
+/// Three-way merge of a string changed on both sides: the local change (a character diff of
+/// `base` → `local`) transformed over the server's (`base` → `remote`), the server's text first
+/// where both inserted at one offset.
+pub fn merge_text(base: &str, local: &str, remote: &str) -> String {
+    let server = ot::diff(base, remote);
+    let mine = ot::diff(base, local);
+    match ot::transform(&server, &mine).and_then(|(_, mine2)| mine2.apply(remote)) {
+        Ok(s) => s,
+        // cannot happen (both diffs are of `base`); keep the server's text rather than lose it
+        Err(_) => remote.to_string(),
+    }
+}
+
+/// Rule 1 for one property. Returns the merged value and the conflict lost by the local side.
+fn merge_prop(base: Option<&Value>, local: Option<&Value>, remote: Option<&Value>, policy: Policy) -> (Option<Value>, bool) {
+    if local == base || local == remote {
+        return (remote.cloned(), false);
+    }
+    if remote == base {
+        return (local.cloned(), false);
+    }
+    match (as_text(base), as_text(local), as_text(remote)) {
+        (Some(b), Some(l), Some(r)) => {
+            let m = merge_text(b, l, r);
+            if m.is_empty() && (local.is_none() || remote.is_none()) {
+                (None, false)
+            } else {
+                (Some(Value::String(m)), false)
+            }
+        }
+        // text the server changed is never replaced by a local non-string value or removal
+        _ if matches!(remote, Some(Value::String(_))) => (remote.cloned(), true),
+        _ => {
+            let (v, lost) = merge_value(base, local, remote, policy);
+            (v.cloned(), lost)
+        }
+    }
+}
+
 /// Rule 1: props per key and kind, three-way. Returns the merged (kind, props) and the
 /// conflicts lost by the local side.
 pub fn merge_content(base: &Node, local: &Node, remote: &Node, policy: Policy) -> (String, Map<String, Value>, Vec<Rule>) {
@@ -114,12 +198,12 @@ pub fn merge_content(base: &Node, local: &Node, remote: &Node, policy: Policy) -
     let keys: BTreeSet<&String> = base.props.keys().chain(local.props.keys()).chain(remote.props.keys()).collect();
     let mut props = Map::new();
     for k in keys {
-        let (v, l) = merge_value(base.props.get(k), local.props.get(k), remote.props.get(k), policy);
+        let (v, l) = merge_prop(base.props.get(k), local.props.get(k), remote.props.get(k), policy);
         if l {
             lost.push(Rule::PropConflict { prop: k.clone() });
         }
         if let Some(v) = v {
-            props.insert(k.clone(), v.clone());
+            props.insert(k.clone(), v);
         }
     }
     (kind.cloned().unwrap_or_default(), props, lost)
@@ -213,6 +297,20 @@ pub fn rebase(base: &Tree, local: &Tree, placed: &BTreeSet<String>, remote: &Tre
             }
         }
         break;
+    }
+
+    // Rule 4: a local delete that discards server changes is reported.
+    for k in remote.nodes.keys().filter(|k| locally_deleted(k)) {
+        if remote.parent(k).is_some_and(locally_deleted) {
+            continue; // not the top of a deleted region
+        }
+        let changed = remote.subtree(k).iter().any(|d| match (base.get(d), remote.get(d)) {
+            (Some(b), Some(r)) => !b.same_content(r) || b.parent != r.parent,
+            _ => true,
+        });
+        if changed {
+            drop(&mut dropped, k, Rule::DeleteOverServerEdit);
+        }
     }
 
     // Content (rule 1) and the node set.
@@ -414,25 +512,55 @@ mod tests {
 
     #[test]
     fn props_changed_on_both_sides_server_wins_and_is_reported() {
+        // non-string values: the policy decides
         let base = tree(2, &[("a", "root", json!({"x": 1}))]);
         let mut local = base.clone();
-        local.nodes.get_mut("a").unwrap().props.insert("x".into(), json!("mine"));
+        local.nodes.get_mut("a").unwrap().props.insert("x".into(), json!(2));
         local.nodes.get_mut("a").unwrap().kind = "h1".into();
         let mut remote = base.clone();
-        remote.nodes.get_mut("a").unwrap().props.insert("x".into(), json!("theirs"));
+        remote.nodes.get_mut("a").unwrap().props.insert("x".into(), json!([3]));
         remote.nodes.get_mut("a").unwrap().kind = "h2".into();
         let r = rebase(&base, &local, &set(&[]), &remote, Policy::ServerWins);
-        assert_eq!(r.local.nodes["a"].props["x"], json!("theirs"));
+        assert_eq!(r.local.nodes["a"].props["x"], json!([3]));
         assert_eq!(r.local.nodes["a"].kind, "h2");
         assert_eq!(rules(&r), [("a".into(), Rule::PropConflict { prop: "x".into() }), ("a".into(), Rule::KindConflict)]);
         assert!(!r.dirty.contains("a"), "nothing left to send");
         // local wins
         let r = rebase(&base, &local, &set(&[]), &remote, Policy::LocalWins);
-        assert_eq!(r.local.nodes["a"].props["x"], json!("mine"));
+        assert_eq!(r.local.nodes["a"].props["x"], json!(2));
         assert_eq!(r.local.nodes["a"].kind, "h1");
         assert!(r.dropped.is_empty());
         let p = make_patch(&remote, &r.local, &r.placed, &r.dirty);
-        assert_eq!(p.ops, [Op::Update { key: "a".into(), version: 1, kind: Some("h1".into()), props: Some(json!({"x": "mine"}).as_object().unwrap().clone()) }]);
+        assert_eq!(p.ops, [Op::Update { key: "a".into(), version: 1, kind: Some("h1".into()), props: Some(json!({"x": 2}).as_object().unwrap().clone()) }]);
+    }
+
+    #[test]
+    fn strings_changed_on_both_sides_merge_as_text_under_either_policy() {
+        let base = tree(2, &[("a", "root", json!({"t": "Hello world", "n": 1}))]);
+        let mut local = base.clone();
+        local.nodes.get_mut("a").unwrap().props.insert("t".into(), json!("Hello brave world"));
+        let mut remote = base.clone();
+        remote.nodes.get_mut("a").unwrap().props.insert("t".into(), json!("Hello world, again"));
+        for policy in [Policy::ServerWins, Policy::LocalWins] {
+            let r = rebase(&base, &local, &set(&[]), &remote, policy);
+            assert_eq!(r.local.nodes["a"].props["t"], json!("Hello brave world, again"), "{policy:?}");
+            assert!(r.dropped.is_empty());
+            assert!(r.dirty.contains("a"));
+        }
+        // a local non-string value never replaces text the server changed, even if local wins
+        for mine in [json!(5), json!({"t": "x"})] {
+            let mut l2 = base.clone();
+            l2.nodes.get_mut("a").unwrap().props.insert("t".into(), mine);
+            let r = rebase(&base, &l2, &set(&[]), &remote, Policy::LocalWins);
+            assert_eq!(r.local.nodes["a"].props["t"], json!("Hello world, again"));
+            assert_eq!(rules(&r), [("a".into(), Rule::PropConflict { prop: "t".into() })]);
+        }
+        // a string the local side removed while the server typed: only the server's new text
+        // stays (a removal is "delete all the text I saw")
+        let mut l3 = base.clone();
+        l3.nodes.get_mut("a").unwrap().props.remove("t");
+        let r = rebase(&base, &l3, &set(&[]), &remote, Policy::LocalWins);
+        assert_eq!(r.local.nodes["a"].props["t"], json!(", again"));
     }
 
     #[test]
@@ -533,7 +661,9 @@ mod tests {
         remote.nodes.insert("s".into(), Node::new("p", Map::new(), Some("a".into())));
         remote.nodes.get_mut("a").unwrap().children.push("s".into());
         let r = rebase(&base, &local, &set(&[]), &remote, Policy::ServerWins);
-        assert!(r.dropped.is_empty());
+        // re-sent, and reported: the server's prop change and new child go with it
+        assert_eq!(rules(&r), [("a".into(), Rule::DeleteOverServerEdit)]);
+        assert!(Rule::DeleteOverServerEdit.is_warning());
         assert_eq!(r.local.len(), 2);
         let p = make_patch(&remote, &r.local, &r.placed, &r.dirty);
         assert_eq!(p.ops, [Op::Delete { key: "a".into(), version: 3 }]);
@@ -546,7 +676,7 @@ mod tests {
         remote2.nodes.get_mut("a").unwrap().children.push("b".into());
         remote2.nodes.get_mut("b").unwrap().parent = Some("a".into());
         let r = rebase(&base, &local2, &set(&[]), &remote2, Policy::ServerWins);
-        assert_eq!(rules(&r), [("b".into(), Rule::DeletedWithSubtree)]);
+        assert_eq!(rules(&r), [("a".into(), Rule::DeleteOverServerEdit), ("b".into(), Rule::DeletedWithSubtree)]);
         assert_eq!(r.local.len(), 1);
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nodesync_core::model::Rng;
-use nodesync_core::patch::Place;
+use nodesync_core::patch::{parse, Limits, Patch, Place, MAX_NAME_BYTES};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
@@ -16,7 +16,7 @@ use crate::journal::{Entry, Journal};
 use crate::rebase::{Dropped, Policy};
 use crate::tree::{Diff, Node, Tree};
 pub use crate::workspace::EditError;
-use crate::workspace::Workspace;
+use crate::workspace::{Cursor, Workspace};
 
 /// How a replica behaves.
 #[derive(Debug, Clone)]
@@ -25,7 +25,8 @@ pub struct Config {
     pub doc: String,
     /// This replica's client id (the `client` of `apply_patch`); unique per replica.
     pub client: String,
-    /// Both-sides conflicts on a property or kind: the server's value wins unless `LocalWins`.
+    /// Non-string values (and kinds) changed on both sides: the server's wins unless
+    /// `LocalWins`. Strings changed on both sides always merge as text, under either policy.
     pub policy: Policy,
     /// Attempts per push before [`Error::Contention`].
     pub max_attempts: u32,
@@ -159,8 +160,10 @@ pub struct Stats {
     pub rebases: u64,
     /// Pulls that brought something new.
     pub pulls: u64,
-    /// Dropped local edits.
+    /// Dropped local edits (warnings such as `delete-over-server-edit` not counted).
     pub dropped: u64,
+    /// Reads of the change log (`changes_since`) for text-aware rebases and cursors.
+    pub log_fetches: u64,
     /// Per committed push: time from push() to the commit, retries included (µs).
     pub latencies_us: Vec<u64>,
 }
@@ -329,7 +332,8 @@ impl Replica {
         self.ws.has_local_edits()
     }
 
-    /// The keys with local edits.
+    /// The keys with local state edits (text edits, splits and joins are in the text log:
+    /// `workspace().logged_ops()`; `has_local_edits()` covers both).
     pub fn dirty(&self) -> &BTreeSet<String> {
         &self.ws.dirty
     }
@@ -402,6 +406,44 @@ impl Replica {
     /// Deletes a node and its subtree.
     pub fn delete(&mut self, key: &str) -> Result<(), EditError> {
         self.ws.delete(key)
+    }
+
+    /// Replaces `delete` code points at `at` of the string property `prop` of `key` with
+    /// `insert`; sent as a `text` op and merged with what others type (see docs/client.md).
+    pub fn splice(&mut self, key: &str, prop: &str, at: usize, delete: usize, insert: &str) -> Result<(), EditError> {
+        self.ws.splice(key, prop, at, delete, insert)
+    }
+
+    /// Splits a text block (Enter): `key` keeps `prop`'s first `at` code points, a new node
+    /// `new_key` right after it gets the rest. Sent as a `split` op.
+    pub fn split(&mut self, key: &str, prop: &str, at: usize, new_key: &str) -> Result<(), EditError> {
+        self.ws.split(key, prop, at, new_key)
+    }
+
+    /// Joins `next` (the next sibling of `key`) into `key` (Backspace at the start of `next`).
+    /// Sent as a `join` op. Returns the key of the joined block.
+    pub fn join(&mut self, key: &str, next: &str, prop: &str) -> Result<String, EditError> {
+        self.ws.join(key, next, prop)
+    }
+
+    /// A fresh key for [`Replica::split`] (`<key_prefix><n>`).
+    pub fn fresh_key(&mut self) -> String {
+        self.ws.fresh_key()
+    }
+
+    /// The text of `prop` of `key` in the local tree (`""` if absent).
+    pub fn text(&self, key: &str, prop: &str) -> Option<&str> {
+        self.ws.text(key, prop)
+    }
+
+    /// Sets the named cursor (caret); it follows local edits, rebases and pulls.
+    pub fn set_cursor(&mut self, name: &str, key: &str, prop: &str, at: usize) {
+        self.ws.set_cursor(name, key, prop, at)
+    }
+
+    /// Where the named cursor is now (`None` once its node is gone).
+    pub fn cursor(&self, name: &str) -> Option<&Cursor> {
+        self.ws.cursor(name)
     }
 
     // ---------------------------------------------------------------- sync
@@ -502,7 +544,7 @@ impl Replica {
                     self.stats.commits += 1;
                     self.stats.latencies_us.push(started.elapsed().as_micros() as u64);
                     self.committed.push((seq, pj));
-                    self.after_commit()?;
+                    self.after_commit(gen)?;
                     return Ok(Pushed::Committed { gen, seq, attempts, ops });
                 }
                 Sent::Conflict(detail) => {
@@ -529,13 +571,51 @@ impl Replica {
     }
 
     /// After a commit every local edit is on the server: bring the shadow up to date and make
-    /// the local tree equal to it.
-    fn after_commit(&mut self) -> Result<(), Error> {
+    /// the local tree equal to it (cursors carried over what others committed meanwhile).
+    fn after_commit(&mut self, own_gen: i64) -> Result<(), Error> {
+        let old = self.ws.shadow.gen;
         let (remote, diff) = self.fetch_remote()?;
-        let before = self.ws.committed(remote);
+        let before = if self.ws.wants_server_log() {
+            let log = self.fetch_log(old, remote.gen)?;
+            self.ws.committed_with(remote, log.as_deref(), own_gen)
+        } else {
+            self.ws.committed(remote)
+        };
         let changes = self.changes(&before, diff.as_ref(), vec![]);
         self.notify(changes);
         Ok(())
+    }
+
+    /// The committed patches after `since` up to `upto` (`changes_since`), or `None` if the
+    /// log is gone (below the horizon) or not understood: the rebase then diffs.
+    fn fetch_log(&mut self, since: i64, upto: i64) -> Result<Option<Vec<(i64, Patch)>>, Error> {
+        if upto <= since {
+            return Ok(Some(vec![]));
+        }
+        let rows = match self.conn.query(
+            "SELECT gen, patch FROM nodesync.changes_since($1, $2) WHERE gen <= $3 ORDER BY gen",
+            &[&self.cfg.doc, &since, &upto],
+        ) {
+            Ok(r) => r,
+            Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let limits = Limits { max_ops: usize::MAX, max_props_bytes: usize::MAX, max_key_bytes: MAX_NAME_BYTES, max_depth: usize::MAX };
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let gen: i64 = row.get(0);
+            let v: Value = row.get(1);
+            match parse(&v, &limits) {
+                Ok(p) => out.push((gen, p)),
+                Err(_) => return Ok(None),
+            }
+        }
+        // a gap (something compacted meanwhile) means the log is not the whole story
+        if out.len() as i64 != upto - since {
+            return Ok(None);
+        }
+        self.stats.log_fetches += 1;
+        Ok(Some(out))
     }
 
     /// The server state now: the shadow plus `diff_since(shadow gen)` (or a snapshot if the
@@ -558,8 +638,13 @@ impl Replica {
             return Ok(Changes { from: remote.gen, to: remote.gen, ..Changes::default() });
         }
         self.stats.pulls += 1;
-        let (before, dropped) = self.ws.rebase_onto(remote, self.cfg.policy);
-        self.stats.dropped += dropped.len() as u64;
+        let log = if self.ws.has_local_edits() && self.ws.wants_server_log() || self.ws.has_cursors() {
+            self.fetch_log(self.ws.shadow.gen, remote.gen)?
+        } else {
+            None
+        };
+        let (before, dropped) = self.ws.rebase_with(remote, log.as_deref(), self.cfg.policy);
+        self.stats.dropped += dropped.iter().filter(|d| !d.rule.is_warning()).count() as u64;
         self.dropped.extend(dropped.iter().cloned());
         let changes = self.changes(&before, diff.as_ref(), dropped);
         self.notify(changes.clone());

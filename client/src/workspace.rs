@@ -1,55 +1,145 @@
-//! The local edit state of a replica, without I/O: the shadow (last known server state), the
-//! local tree the app edits, the dirty keys (touched locally) and the placed keys (created or
-//! moved locally: their place follows the local tree). [`crate::Replica`] wraps one with a
+//! The local edit state of a replica, without I/O. [`crate::Replica`] wraps one with a
 //! connection; the pure tests drive one against the reference model.
+//!
+//! # State
+//!
+//! - the **shadow**: the last known server state;
+//! - the **text log**: the text edits, splits and joins made locally since the shadow, as
+//!   [`BOp`]s in the order they were made (consecutive splices of one block are composed into
+//!   one op). Only blocks that exist on the server (or that an earlier split in the log
+//!   creates) are logged; text of nodes created locally rides in their `create`;
+//! - the **projection**: the shadow with the log applied;
+//! - the **local tree** the app edits: the projection plus the state-based edits (creates,
+//!   moves, deletes, other props, kinds), tracked by the **dirty** keys (touched locally) and
+//!   the **placed** keys (created or moved locally: their place follows the local tree);
+//! - named **cursors** (carets) that follow every local edit, rebase and pull.
+//!
+//! A patch is the log (as `text`, `split`, `join` ops, with the shadow's versions) followed by
+//! the state diff from the projection to the local tree ([`crate::rebase::make_patch`]).
+//!
+//! # Rebase
+//!
+//! 1. The server's changes since the shadow as block ops ([`blocks::replay`] of
+//!    `changes_since`, checked against the server's state; below the horizon, or if the replay
+//!    does not agree, [`blocks::diff_ops`]: a character diff per block).
+//! 2. The log and the cursors transformed over them ([`blocks::transform`]), then applied to
+//!    the new shadow: that is the new log and the new projection. A join whose blocks someone
+//!    moved to different parents is dropped ([`Rule::JoinSeparated`]); a join whose blocks are
+//!    still siblings but not adjacent is sent with a `move` of `next` first.
+//! 3. Local deletes of nodes the others typed text into: the node is kept, with only the text
+//!    the others typed (the text this replica had seen is deleted, as the user asked), and its
+//!    ancestors inside the deleted region with it ([`Rule::DeleteKeptTyping`]). A delete never
+//!    silently discards text committed on the server.
+//! 4. The state rebase ([`crate::rebase::rebase`]) of the local tree from the old projection
+//!    onto the new one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use nodesync_core::patch::{Patch, Place, ROOT};
+use nodesync_core::ot::{self, TextOp};
+use nodesync_core::patch::{Op, Patch, Place, ROOT};
+use nodesync_core::text::Edit;
 use serde_json::{Map, Value};
 
-use crate::rebase::{make_patch, rebase, Dropped, Policy};
+use crate::blocks::{self, text_of, BOp, Flags, Lost, Unfit};
+use crate::rebase::{make_patch, rebase, Dropped, Policy, Rule};
 use crate::tree::{Node, Tree};
 
 /// A local edit that cannot be made (the local tree is unchanged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EditError {
     NoSuchNode(String),
-    /// The root cannot be moved or deleted.
+    /// The root cannot be moved, deleted, split or joined.
     Root,
     /// `after` is not a child of the parent.
     BadAnchor(String),
     /// The move would put the node under itself.
     Cycle,
+    /// The key exists (or existed) already.
+    KeyExists(String),
+    /// The property holds a value that is not a string.
+    NotText { key: String, prop: String },
+    /// A splice or split offset past the end of the text (`len` code points).
+    OutOfRange { key: String, at: usize, delete: usize, len: usize },
+    /// `next` is not the next sibling of `key`.
+    NotAdjacent { key: String, next: String },
 }
 
 impl std::fmt::Display for EditError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EditError::NoSuchNode(k) => write!(f, "no node {k:?} in the local tree"),
-            EditError::Root => write!(f, "the root cannot be moved or deleted"),
+            EditError::Root => write!(f, "the root cannot be moved, deleted, split or joined"),
             EditError::BadAnchor(k) => write!(f, "{k:?} is not a child of the new parent"),
             EditError::Cycle => write!(f, "a node cannot move under itself"),
+            EditError::KeyExists(k) => write!(f, "key {k:?} exists already"),
+            EditError::NotText { key, prop } => write!(f, "{prop:?} of {key:?} is not a string"),
+            EditError::OutOfRange { key, at, delete, len } => {
+                write!(f, "[{at}, {delete}] reaches past the end of the text of {key:?} ({len} code points)")
+            }
+            EditError::NotAdjacent { key, next } => write!(f, "{next:?} is not the next sibling of {key:?}"),
         }
     }
 }
 
 impl std::error::Error for EditError {}
 
+/// A caret: an offset (code points) in a string property of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: String,
+    pub prop: String,
+    pub at: usize,
+}
+
+/// One logged op; for a join, the parent under which `next` must first be moved right after
+/// `key` (when they were not adjacent on the server).
+#[derive(Debug, Clone, PartialEq)]
+struct Logged {
+    op: BOp,
+    move_next: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub(crate) shadow: Tree,
+    pub(crate) proj: Tree,
     pub(crate) local: Tree,
     pub(crate) placed: BTreeSet<String>,
     pub(crate) dirty: BTreeSet<String>,
+    log: Vec<Logged>,
+    cursors: BTreeMap<String, Cursor>,
     key_prefix: String,
     next_key: u64,
+}
+
+fn clen(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn lost_rule(l: &Lost) -> (String, Rule) {
+    match l {
+        Lost::Deleted(k) => (k.clone(), Rule::EditOfDeleted),
+        Lost::NonText(k, p) => (k.clone(), Rule::PropConflict { prop: p.clone() }),
+        Lost::DropsServerEdit(k) => (k.clone(), Rule::DeleteOverServerEdit),
+        Lost::Separated(k) => (k.clone(), Rule::JoinSeparated),
+        Lost::Misfit(k) => (k.clone(), Rule::TextMisfit),
+    }
 }
 
 impl Workspace {
     /// A workspace on `shadow` with no local edits; created keys are `<key_prefix><n>`.
     pub fn new(shadow: Tree, key_prefix: String) -> Workspace {
-        Workspace { local: shadow.clone(), shadow, placed: BTreeSet::new(), dirty: BTreeSet::new(), key_prefix, next_key: 0 }
+        Workspace {
+            local: shadow.clone(),
+            proj: shadow.clone(),
+            shadow,
+            placed: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            log: vec![],
+            cursors: BTreeMap::new(),
+            key_prefix,
+            next_key: 0,
+        }
     }
 
     /// The local tree.
@@ -61,8 +151,19 @@ impl Workspace {
         &self.shadow
     }
 
+    /// The shadow with the logged text edits, splits and joins applied.
+    pub fn projection(&self) -> &Tree {
+        &self.proj
+    }
+
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.local.get(key)
+    }
+
+    /// The text of `prop` of `key` in the local tree (`""` if absent; `None` if there is no
+    /// such node or the value is not a string).
+    pub fn text(&self, key: &str, prop: &str) -> Option<&str> {
+        self.local.get(key).and_then(|n| text_of(n, prop))
     }
 
     pub fn children(&self, key: &str) -> &[String] {
@@ -70,43 +171,315 @@ impl Workspace {
     }
 
     pub fn has_local_edits(&self) -> bool {
-        !self.dirty.is_empty() || !self.placed.is_empty()
+        !self.dirty.is_empty() || !self.placed.is_empty() || !self.log.is_empty()
     }
 
-    /// The local edits as one patch against the shadow (`base` = shadow gen).
+    /// Number of logged text/split/join ops waiting to be sent.
+    pub fn logged_ops(&self) -> usize {
+        self.log.len()
+    }
+
+    /// True if a rebase needs the server's change log (text intent or cursors to carry over,
+    /// or local deletes that must not discard the others' typing).
+    pub fn wants_server_log(&self) -> bool {
+        !self.log.is_empty() || !self.cursors.is_empty() || self.shadow.nodes.keys().any(|k| !self.local.contains(k))
+    }
+
+    /// The local edits as one patch against the shadow (`base` = shadow gen): the logged text,
+    /// split and join ops, then the state diff from the projection to the local tree.
     pub fn patch(&self) -> Patch {
-        make_patch(&self.shadow, &self.local, &self.placed, &self.dirty)
+        let ver = |k: &str| self.shadow.get(k).map_or(1, |n| n.version);
+        let mut ops = vec![];
+        for e in &self.log {
+            match &e.op {
+                BOp::Text { key, prop, op } => {
+                    let edits = op.to_splices();
+                    if !edits.is_empty() {
+                        ops.push(Op::Text { key: key.clone(), version: ver(key), prop: prop.clone(), edits });
+                    }
+                }
+                BOp::Split { key, prop, at, new, .. } => {
+                    ops.push(Op::Split { key: key.clone(), version: ver(key), prop: prop.clone(), at: *at, new: new.clone() })
+                }
+                BOp::Join { key, next, prop, .. } => {
+                    if let Some(parent) = &e.move_next {
+                        ops.push(Op::Move { key: next.clone(), version: ver(next), parent: parent.clone(), place: Place::After(key.clone()) });
+                    }
+                    ops.push(Op::Join { key: key.clone(), version: ver(key), next: next.clone(), next_version: ver(next), prop: prop.clone() })
+                }
+                BOp::Gone { .. } | BOp::NonText { .. } | BOp::Caret { .. } => {}
+            }
+        }
+        let state = make_patch(&self.proj, &self.local, &self.placed, &self.dirty);
+        ops.extend(state.ops);
+        Patch { base: Some(self.shadow.gen), ops }
     }
 
     /// Dirty marks that turned out to change nothing (e.g. a prop set back to its value).
     pub fn forget_noop_edits(&mut self) {
         self.dirty.clear();
         self.placed.clear();
+        if self.log.iter().all(|e| matches!(&e.op, BOp::Text { op, .. } if op.is_identity())) {
+            self.log.clear();
+            self.proj = self.shadow.clone();
+        }
     }
 
     /// Every local edit is on the server, which is now at `remote`: the local tree becomes
-    /// `remote`. Returns the local tree from before.
+    /// `remote`. Returns the local tree from before. Cursors stay where they are (use
+    /// [`Workspace::committed_with`] to carry them over what others committed meanwhile).
     pub fn committed(&mut self, remote: Tree) -> Tree {
         let before = std::mem::replace(&mut self.local, remote.clone());
+        self.proj = remote.clone();
         self.shadow = remote;
         self.placed.clear();
         self.dirty.clear();
+        self.log.clear();
+        self.cursors.retain(|_, c| self.local.get(&c.key).is_some_and(|n| text_of(n, &c.prop).is_some_and(|t| c.at <= clen(t))));
         before
     }
 
-    /// The server moved on to `remote`: rebase the local edits onto it (see [`crate::rebase`]).
-    /// Returns the local tree from before and the dropped edits.
-    pub fn rebase_onto(&mut self, remote: Tree, policy: Policy) -> (Tree, Vec<Dropped>) {
-        if !self.has_local_edits() {
-            return (self.committed(remote), vec![]);
+    /// [`Workspace::committed`], with the cursors carried over the server's log since the old
+    /// shadow (`log`, which holds this replica's own patch at gen `own`).
+    pub fn committed_with(&mut self, remote: Tree, log: Option<&[(i64, Patch)]>, own: i64) -> Tree {
+        if !self.cursors.is_empty() {
+            let carets = self.carets();
+            let mine: Vec<BOp> = self.log.iter().map(|e| e.op.clone()).collect();
+            let mapped = match log.map(|l| blocks::replay(&self.shadow, l)) {
+                Some(Ok((replayed, ops, _))) if blocks::agrees(&replayed, &remote) => {
+                    let before: Vec<BOp> = ops.iter().filter(|(g, _)| *g < own).map(|(_, o)| o.clone()).collect();
+                    let after: Vec<BOp> = ops.iter().filter(|(g, _)| *g > own).map(|(_, o)| o.clone()).collect();
+                    let mut l = mine;
+                    l.extend(carets.clone());
+                    let (lp, _, _) = blocks::transform(&before, l);
+                    let c1: Vec<BOp> = lp.into_iter().filter(|o| matches!(o, BOp::Caret { .. })).collect();
+                    let (c2, _, _) = blocks::transform(&after, c1);
+                    Some(c2)
+                }
+                _ => None,
+            };
+            if let Some(c) = mapped {
+                self.set_carets(&c);
+            } else {
+                // without the log: through the diff of what changed, as well as it goes
+                let (ops, _) = blocks::diff_ops(&self.local, &remote);
+                let (c, _, _) = blocks::transform(&ops, carets);
+                self.set_carets(&c);
+            }
         }
-        let r = rebase(&self.shadow, &self.local, &self.placed, &remote, policy);
+        self.committed(remote)
+    }
+
+    /// The server moved on to `remote`, its log unknown: rebase the local edits onto it,
+    /// taking the server's text changes as character diffs. See [`Workspace::rebase_with`].
+    pub fn rebase_onto(&mut self, remote: Tree, policy: Policy) -> (Tree, Vec<Dropped>) {
+        self.rebase_with(remote, None, policy)
+    }
+
+    /// The server moved on to `remote` by the committed patches `log` (from `changes_since`
+    /// of the shadow's gen, up to `remote.gen`; `None` if unknown): rebase the local edits
+    /// onto it (see the module docs). Returns the local tree from before and what was dropped
+    /// or reported.
+    pub fn rebase_with(&mut self, remote: Tree, log: Option<&[(i64, Patch)]>, policy: Policy) -> (Tree, Vec<Dropped>) {
+        if !self.has_local_edits() {
+            if self.cursors.is_empty() {
+                return (self.committed(remote), vec![]);
+            }
+            let own = i64::MAX;
+            return (self.committed_with(remote, log, own), vec![]);
+        }
+        let gen = remote.gen;
+        let mut dropped: Vec<Dropped> = vec![];
+        let mut report = |key: String, rule: Rule| dropped.push(Dropped { key, rule, gen });
+        let mut new_log: Vec<Logged> = vec![];
+        let mut proj2 = remote.clone();
+        let mut new_cursors: Vec<BOp> = vec![];
+        let mut flags2 = Flags::new();
+        let text_world = self.wants_server_log();
+        if text_world {
+            // 1. the server's changes as block ops
+            let (sops, flags) = match log.map(|l| blocks::replay(&self.shadow, l)) {
+                Some(Ok((replayed, ops, flags))) if blocks::agrees(&replayed, &remote) => (ops.into_iter().map(|(_, o)| o).collect(), flags),
+                _ => blocks::diff_ops(&self.shadow, &remote),
+            };
+            flags2 = flags;
+            // 2. the log and the cursors over them, then onto the new shadow
+            let mut local_ops: Vec<BOp> = self.log.iter().map(|e| e.op.clone()).collect();
+            local_ops.extend(self.carets());
+            let (lp, _, lost) = blocks::transform(&sops, local_ops);
+            for l in &lost {
+                let (k, r) = lost_rule(l);
+                report(k, r);
+            }
+            let mut queue: std::collections::VecDeque<BOp> = lp.into();
+            while let Some(op) = queue.pop_front() {
+                if let BOp::Caret { .. } = op {
+                    new_cursors.push(op);
+                    continue;
+                }
+                match blocks::apply(&mut proj2, &op, Some((&mut flags2, false))) {
+                    Ok(move_next) => new_log.push(Logged { op, move_next }),
+                    Err(Unfit::Separated) => {
+                        // undo the join for what follows: the `next` part goes back to `next`
+                        let BOp::Join { key, next, prop, len, next_len } = &op else { continue };
+                        report(next.clone(), Rule::JoinSeparated);
+                        let unjoin = BOp::Split { key: key.clone(), prop: prop.clone(), at: *len, new: next.clone(), len: len + next_len };
+                        let rest: Vec<BOp> = queue.drain(..).collect();
+                        let (rest2, _, lost) = blocks::transform(&[unjoin], rest);
+                        for l in &lost {
+                            let (k, r) = lost_rule(l);
+                            report(k, r);
+                        }
+                        queue.extend(rest2);
+                    }
+                    Err(Unfit::Misfit(_)) => report(op.key().to_string(), Rule::TextMisfit),
+                }
+            }
+        }
+        // 3. local deletes must not discard what others typed
+        let mut local = self.local.clone();
+        if text_world {
+            let kept = self.keep_typing(&mut proj2, &mut flags2, &mut new_log, &mut local);
+            for k in kept {
+                report(k, Rule::DeleteKeptTyping);
+            }
+        }
+        // 4. the state rebase from the old projection onto the new one
+        let placed: BTreeSet<String> = self.placed.iter().filter(|k| local.contains(k)).cloned().collect();
+        let r = rebase(&self.proj, &local, &placed, &proj2, policy);
+        dropped.extend(r.dropped);
         let before = std::mem::replace(&mut self.local, r.local);
         self.placed = r.placed;
         self.dirty = r.dirty;
         self.shadow = remote;
-        (before, r.dropped)
+        self.proj = proj2;
+        self.log = new_log;
+        self.set_carets(&new_cursors);
+        if !text_world {
+            self.cursors.clear();
+        }
+        (before, dropped)
     }
+
+    /// Rule 3 of the rebase: nodes inside regions this replica deleted that hold text the
+    /// server inserted since the shadow are put back into `local` (with their ancestors in the
+    /// region), their seen text deleted by logged text ops. Returns the nodes kept for their
+    /// own text.
+    fn keep_typing(&self, proj2: &mut Tree, flags: &mut Flags, log: &mut Vec<Logged>, local: &mut Tree) -> Vec<String> {
+        let deleted = |k: &str| self.proj.contains(k) && !self.local.contains(k);
+        let typed: BTreeSet<String> = flags.iter().filter(|(_, v)| v.iter().any(|x| *x)).map(|((k, _), _)| k.clone()).collect();
+        let mut keep: BTreeSet<String> = BTreeSet::new();
+        let mut own: Vec<String> = vec![];
+        for y in &typed {
+            if !proj2.contains(y) || self.local.contains(y) {
+                continue;
+            }
+            let mut path = vec![];
+            let mut cur = Some(y.clone());
+            let (mut in_region, mut reached) = (false, false);
+            while let Some(c) = cur.take() {
+                if self.local.contains(&c) {
+                    reached = true;
+                    break;
+                }
+                in_region |= deleted(&c);
+                cur = proj2.parent(&c).map(str::to_string);
+                path.push(c);
+            }
+            if in_region && reached {
+                own.push(y.clone());
+                keep.extend(path);
+            }
+        }
+        if keep.is_empty() {
+            return own;
+        }
+        // the seen text of each kept node goes, as the local user asked
+        for k in &keep {
+            let Some(n) = proj2.get(k).cloned() else { continue };
+            for (p, v) in &n.props {
+                let Value::String(s) = v else { continue };
+                let f = flags.get(&(k.clone(), p.clone())).cloned().unwrap_or_else(|| vec![false; clen(s)]);
+                if f.len() != clen(s) || f.iter().all(|x| *x) {
+                    continue;
+                }
+                let mut op = TextOp::new();
+                for x in &f {
+                    if *x {
+                        op.retain(1);
+                    } else {
+                        op.delete(1);
+                    }
+                }
+                let b = BOp::Text { key: k.clone(), prop: p.clone(), op };
+                if blocks::apply(proj2, &b, Some((flags, false))).is_ok() {
+                    log.push(Logged { op: b, move_next: None });
+                }
+            }
+        }
+        // back into the local tree, where the server has them (nodes the server created are
+        // brought in by the state rebase)
+        let mut order: Vec<(Vec<usize>, String)> = keep.iter().filter(|k| self.proj.contains(k)).map(|k| (proj2.path(k), k.clone())).collect();
+        order.sort();
+        for (_, k) in order {
+            let Some(mut n) = proj2.get(&k).cloned() else { continue };
+            let Some(p) = n.parent.clone() else { continue };
+            if !local.contains(&p) {
+                continue;
+            }
+            n.children = vec![];
+            local.nodes.insert(k.clone(), n);
+            if local.attach(&k, &p, &Place::Last).is_err() {
+                local.nodes.remove(&k);
+            }
+        }
+        own
+    }
+
+    // ------------------------------------------------------------------ cursors
+
+    /// Sets (or moves) the named cursor. It follows local edits, rebases and pulls; it is
+    /// removed when its node goes.
+    pub fn set_cursor(&mut self, name: &str, key: &str, prop: &str, at: usize) {
+        self.cursors.insert(name.to_string(), Cursor { key: key.to_string(), prop: prop.to_string(), at });
+    }
+
+    pub fn cursor(&self, name: &str) -> Option<&Cursor> {
+        self.cursors.get(name)
+    }
+
+    pub fn has_cursors(&self) -> bool {
+        !self.cursors.is_empty()
+    }
+
+    pub fn remove_cursor(&mut self, name: &str) {
+        self.cursors.remove(name);
+    }
+
+    fn carets(&self) -> Vec<BOp> {
+        self.cursors.values().enumerate().map(|(id, c)| BOp::Caret { id, key: c.key.clone(), prop: c.prop.clone(), at: c.at }).collect()
+    }
+
+    fn set_carets(&mut self, carets: &[BOp]) {
+        let names: Vec<String> = self.cursors.keys().cloned().collect();
+        let mut out = BTreeMap::new();
+        for c in carets {
+            if let BOp::Caret { id, key, prop, at } = c {
+                if let Some(name) = names.get(*id) {
+                    out.insert(name.clone(), Cursor { key: key.clone(), prop: prop.clone(), at: *at });
+                }
+            }
+        }
+        self.cursors = out;
+    }
+
+    fn map_cursors(&mut self, op: &BOp) {
+        let carets = self.carets();
+        let (c, _, _) = blocks::transform(std::slice::from_ref(op), carets);
+        self.set_carets(&c);
+    }
+
+    // ------------------------------------------------------------------ edits
 
     fn check_place(&self, parent: &str, place: &Place, key: Option<&str>) -> Result<(), EditError> {
         if !self.local.contains(parent) {
@@ -120,15 +493,24 @@ impl Workspace {
         Ok(())
     }
 
-    /// Creates a node under `parent` at `place` with a fresh key, which it returns.
-    pub fn create(&mut self, parent: &str, place: Place, kind: &str, props: Map<String, Value>) -> Result<String, EditError> {
-        let key = loop {
+    fn key_used(&self, key: &str) -> bool {
+        self.local.contains(key) || self.shadow.contains(key) || self.proj.contains(key)
+    }
+
+    /// A fresh key `<key_prefix><n>` (for [`Workspace::split`]).
+    pub fn fresh_key(&mut self) -> String {
+        loop {
             self.next_key += 1;
             let k = format!("{}{}", self.key_prefix, self.next_key);
-            if !self.local.contains(&k) && !self.shadow.contains(&k) {
-                break k;
+            if !self.key_used(&k) {
+                return k;
             }
-        };
+        }
+    }
+
+    /// Creates a node under `parent` at `place` with a fresh key, which it returns.
+    pub fn create(&mut self, parent: &str, place: Place, kind: &str, props: Map<String, Value>) -> Result<String, EditError> {
+        let key = self.fresh_key();
         self.create_with_key(&key, parent, place, kind, props)?;
         Ok(key)
     }
@@ -136,8 +518,8 @@ impl Workspace {
     /// Creates a node with a key chosen by the caller (it must never have existed).
     pub fn create_with_key(&mut self, key: &str, parent: &str, place: Place, kind: &str, mut props: Map<String, Value>) -> Result<(), EditError> {
         self.check_place(parent, &place, Some(key))?;
-        if self.local.contains(key) {
-            return Err(EditError::BadAnchor(key.to_string()));
+        if self.key_used(key) {
+            return Err(EditError::KeyExists(key.to_string()));
         }
         props.retain(|_, v| !v.is_null());
         self.local.nodes.insert(key.to_string(), Node::new(kind, props, Some(parent.to_string())));
@@ -147,21 +529,252 @@ impl Workspace {
         Ok(())
     }
 
-    /// Updates a node: `props` is a delta (null removes a property), `kind` if given.
+    /// True if `prop` of `key` can be edited through the log: the node is in the projection
+    /// and its value there is the local one and a string (or absent).
+    fn loggable(&self, key: &str, prop: &str) -> bool {
+        match (self.proj.get(key), self.local.get(key)) {
+            (Some(p), Some(l)) => text_of(p, prop).is_some() && p.props.get(prop) == l.props.get(prop),
+            _ => false,
+        }
+    }
+
+    /// Applies `op` to the projection and the local tree and logs it (composing a text op
+    /// into the previous one of the same block when nothing else touched the node since).
+    fn record(&mut self, op: BOp) -> Result<(), EditError> {
+        let move_next = blocks::apply(&mut self.proj, &op, None).map_err(|e| EditError::NoSuchNode(format!("{}: {e:?}", op.key())))?;
+        if let Err(e) = blocks::apply(&mut self.local, &op, None) {
+            // cannot happen (the local tree holds the projection's text); keep them equal
+            self.proj = blocks_undo(&self.shadow, &self.log);
+            return Err(EditError::NoSuchNode(format!("{}: {e:?}", op.key())));
+        }
+        self.map_cursors(&op);
+        if let BOp::Text { key, prop, op: t } = &op {
+            for e in self.log.iter_mut().rev() {
+                match &mut e.op {
+                    BOp::Text { key: k, prop: p, op: prev } if k == key && p == prop => {
+                        if let Ok(c) = prev.compose(t) {
+                            *prev = c;
+                            return Ok(());
+                        }
+                        break;
+                    }
+                    // another property of the same block: look further back
+                    BOp::Text { key: k, .. } if k == key => {}
+                    other if other.touches(key) => break,
+                    _ => {}
+                }
+            }
+        }
+        self.log.push(Logged { op, move_next });
+        Ok(())
+    }
+
+    /// A local text op on a node that is not logged (created locally, or the property was
+    /// changed some other way): applied to the local tree only, the node marked dirty.
+    fn state_text(&mut self, key: &str, prop: &str, op: &TextOp) -> Result<(), EditError> {
+        let b = BOp::Text { key: key.to_string(), prop: prop.to_string(), op: op.clone() };
+        blocks::apply(&mut self.local, &b, None).map_err(|e| EditError::NoSuchNode(format!("{key}: {e:?}")))?;
+        self.dirty.insert(key.to_string());
+        self.map_cursors(&b);
+        Ok(())
+    }
+
+    fn text_for_edit(&self, key: &str, prop: &str) -> Result<String, EditError> {
+        let n = self.local.get(key).ok_or_else(|| EditError::NoSuchNode(key.to_string()))?;
+        text_of(n, prop).map(str::to_string).ok_or_else(|| EditError::NotText { key: key.to_string(), prop: prop.to_string() })
+    }
+
+    /// Replaces `delete` code points at offset `at` of the string property `prop` of `key`
+    /// with `insert` (an absent property is ""). Pushing sends it as a `text` op.
+    pub fn splice(&mut self, key: &str, prop: &str, at: usize, delete: usize, insert: &str) -> Result<(), EditError> {
+        let cur = self.text_for_edit(key, prop)?;
+        let len = clen(&cur);
+        let op = TextOp::splice(len, &Edit::new(at, delete, insert))
+            .map_err(|_| EditError::OutOfRange { key: key.to_string(), at, delete, len })?;
+        if op.is_identity() {
+            return Ok(());
+        }
+        if self.loggable(key, prop) {
+            self.record(BOp::Text { key: key.to_string(), prop: prop.to_string(), op })
+        } else {
+            self.state_text(key, prop, &op)
+        }
+    }
+
+    /// Updates a node: `props` is a delta (null removes a property), `kind` if given. A string
+    /// given for a string property becomes splices (a character diff against the local value),
+    /// so it merges with what others type like [`Workspace::splice`] does.
     pub fn update(&mut self, key: &str, kind: Option<&str>, props: Map<String, Value>) -> Result<(), EditError> {
-        let n = self.local.nodes.get_mut(key).ok_or_else(|| EditError::NoSuchNode(key.to_string()))?;
-        if let Some(k) = kind {
-            n.kind = k.to_string();
+        if !self.local.contains(key) {
+            return Err(EditError::NoSuchNode(key.to_string()));
         }
         for (k, v) in props {
+            if let Value::String(s) = &v {
+                if let Ok(cur) = self.text_for_edit(key, &k) {
+                    let op = ot::diff(&cur, s);
+                    if !op.is_identity() {
+                        if self.loggable(key, &k) {
+                            self.record(BOp::Text { key: key.to_string(), prop: k.clone(), op })?;
+                        } else {
+                            self.state_text(key, &k, &op)?;
+                        }
+                    }
+                    // an absent property set to "" becomes present
+                    if let Some(n) = self.local.nodes.get_mut(key) {
+                        if !n.props.contains_key(&k) {
+                            n.props.insert(k.clone(), Value::String(String::new()));
+                            self.dirty.insert(key.to_string());
+                        }
+                    }
+                    continue;
+                }
+            }
+            let Some(n) = self.local.nodes.get_mut(key) else { continue };
             if v.is_null() {
                 n.props.remove(&k);
             } else {
-                n.props.insert(k, v);
+                n.props.insert(k.clone(), v);
+            }
+            self.dirty.insert(key.to_string());
+            self.cursors.retain(|_, c| !(c.key == key && c.prop == k));
+        }
+        if let Some(k) = kind {
+            if let Some(n) = self.local.nodes.get_mut(key) {
+                n.kind = k.to_string();
+            }
+            self.dirty.insert(key.to_string());
+        }
+        Ok(())
+    }
+
+    /// Splits a text block (Enter): `key` keeps the first `at` code points of `prop`; a new
+    /// node `new_key` right after it (same kind, a copy of the other props) gets the rest.
+    /// `key`'s children stay with it. Pushing sends a `split` op.
+    pub fn split(&mut self, key: &str, prop: &str, at: usize, new_key: &str) -> Result<(), EditError> {
+        if key == ROOT {
+            return Err(EditError::Root);
+        }
+        let cur = self.text_for_edit(key, prop)?;
+        let len = clen(&cur);
+        if at > len {
+            return Err(EditError::OutOfRange { key: key.to_string(), at, delete: 0, len });
+        }
+        if self.key_used(new_key) {
+            return Err(EditError::KeyExists(new_key.to_string()));
+        }
+        let op = BOp::Split { key: key.to_string(), prop: prop.to_string(), at, new: new_key.to_string(), len };
+        if self.loggable(key, prop) {
+            // the new block is not "placed": like the other blocks it keeps the place the
+            // (rebased) split gives it. It is dirty: the server copies its own version of the
+            // other props, which local edits may have changed
+            self.record(op)?;
+            self.dirty.insert(new_key.to_string());
+            // a block moved here locally is still at its old place on the server when the split
+            // runs: the new block must then be moved too
+            if self.placed.contains(key) {
+                self.placed.insert(new_key.to_string());
+            }
+            Ok(())
+        } else {
+            blocks::apply(&mut self.local, &op, None).map_err(|e| EditError::NoSuchNode(format!("{key}: {e:?}")))?;
+            if let Some(n) = self.local.nodes.get_mut(new_key) {
+                n.version = 0;
+            }
+            self.map_cursors(&op);
+            self.dirty.insert(key.to_string());
+            self.dirty.insert(new_key.to_string());
+            self.placed.insert(new_key.to_string());
+            Ok(())
+        }
+    }
+
+    /// Joins two text blocks (Backspace at the start of `next`, Delete at the end of `key`):
+    /// `next` (the next sibling of `key`) is appended to `key` — its `prop` text, then its
+    /// children — and deleted. Pushing sends a `join` op. Returns the key of the joined block:
+    /// `key`, except when `key` is not on the server yet and `next` is: then `next` is kept
+    /// (with `key`'s kind and other props and `key`'s text in front), so that what others
+    /// typed into `next` meanwhile stays.
+    pub fn join(&mut self, key: &str, next: &str, prop: &str) -> Result<String, EditError> {
+        if key == ROOT || next == ROOT {
+            return Err(EditError::Root);
+        }
+        let a = self.text_for_edit(key, prop)?;
+        let b = self.text_for_edit(next, prop)?;
+        let parent = self.local.parent(key).map(str::to_string).ok_or(EditError::Root)?;
+        let kids = self.local.children(&parent);
+        if kids.iter().position(|c| c == key).map(|i| i + 1) != kids.iter().position(|c| c == next) {
+            return Err(EditError::NotAdjacent { key: key.to_string(), next: next.to_string() });
+        }
+        let (la, lb) = (clen(&a), clen(&b));
+        let jk = self.loggable(key, prop);
+        let jn = self.loggable(next, prop) && self.proj.parent(next) == self.proj.parent(key);
+        let join_op = BOp::Join { key: key.to_string(), next: next.to_string(), prop: prop.to_string(), len: la, next_len: lb };
+        if jk && jn {
+            self.record(join_op)?;
+            return Ok(key.to_string());
+        }
+        // cursors follow the join, whatever ops express it
+        let carets: Vec<BOp> = self
+            .carets()
+            .into_iter()
+            .map(|c| match c {
+                BOp::Caret { id, key: k, prop: p, at } if k == next && p == prop => BOp::Caret { id, key: key.to_string(), prop: p, at: la + at },
+                c => c,
+            })
+            .collect();
+        if self.proj.contains(key) || !self.loggable(next, prop) {
+            // `key` takes `next`'s text (logged if it can be) and children; `next` is deleted
+            let mut append = TextOp::identity(la);
+            append.insert(&b);
+            if jk {
+                self.record(BOp::Text { key: key.to_string(), prop: prop.to_string(), op: append })?;
+            } else {
+                self.state_text(key, prop, &append)?;
+            }
+            let kids: Vec<String> = self.local.children(next).to_vec();
+            for c in kids {
+                self.move_to(&c, key, Place::Last)?;
+            }
+            self.delete(next)?;
+            self.set_carets(&carets);
+            return Ok(key.to_string());
+        }
+        // `key` is local only, `next` is on the server: `next` stays, with `key`'s text in
+        // front, `key`'s kind and other props, and `key`'s children before its own
+        let mut prepend = TextOp::new();
+        prepend.insert(&a).retain(lb);
+        self.record(BOp::Text { key: next.to_string(), prop: prop.to_string(), op: prepend })?;
+        let moved: Vec<BOp> = carets
+            .into_iter()
+            .map(|c| match c {
+                BOp::Caret { id, key: k, prop: p, at } if k == key && p == prop => BOp::Caret { id, key: next.to_string(), prop: p, at },
+                c => c,
+            })
+            .collect();
+        let (kind, mut props) = match self.local.get(key) {
+            Some(n) => (n.kind.clone(), n.props.clone()),
+            None => return Err(EditError::NoSuchNode(key.to_string())),
+        };
+        props.remove(prop);
+        let mut delta: Map<String, Value> = props;
+        if let Some(n) = self.local.get(next) {
+            for k in n.props.keys() {
+                if k != prop && !delta.contains_key(k) {
+                    delta.insert(k.clone(), Value::Null);
+                }
             }
         }
-        self.dirty.insert(key.to_string());
-        Ok(())
+        self.update(next, Some(&kind), delta)?;
+        let kids: Vec<String> = self.local.children(key).to_vec();
+        let mut after: Option<String> = None;
+        for c in kids {
+            let place = after.clone().map_or(Place::First, Place::After);
+            self.move_to(&c, next, place)?;
+            after = Some(c);
+        }
+        self.delete(key)?;
+        self.set_carets(&moved);
+        Ok(next.to_string())
     }
 
     /// Moves a node (with its subtree) under `parent` at `place`.
@@ -177,7 +790,7 @@ impl Workspace {
             return Err(EditError::Cycle);
         }
         self.local.detach(key);
-        self.local.attach(key, parent, &place).expect("place checked");
+        self.local.attach(key, parent, &place).map_err(|_| EditError::BadAnchor(parent.to_string()))?;
         self.placed.insert(key.to_string());
         self.dirty.insert(key.to_string());
         Ok(())
@@ -196,8 +809,18 @@ impl Workspace {
         for k in sub {
             self.local.nodes.remove(&k);
             self.placed.remove(&k);
+            self.cursors.retain(|_, c| c.key != k);
             self.dirty.insert(k);
         }
         Ok(())
     }
+}
+
+/// The shadow with `log` applied (used to recover the projection after an internal error).
+fn blocks_undo(shadow: &Tree, log: &[Logged]) -> Tree {
+    let mut t = shadow.clone();
+    for e in log {
+        let _ = blocks::apply(&mut t, &e.op, None);
+    }
+    t
 }

@@ -1,7 +1,10 @@
 //! Convergence against a real server: 8 replicas on separate connections make random edits
-//! (creates, prop/kind updates, moves, subtree deletes) and sync in random interleavings. At
-//! quiescence every replica's local tree (and shadow) equals `snapshot()`, every edit is in the
-//! server state or was reported dropped by a rebase rule, and no `(client, seq)` applied twice.
+//! (creates, prop/kind updates, moves, subtree deletes, words typed with splices and with
+//! whole-value updates, Enter, Backspace) and sync in random interleavings. At quiescence every
+//! replica's local tree (and shadow) equals `snapshot()`, every edit is in the server state (or
+//! was, before someone who had seen it changed it) or was reported dropped by a rebase rule,
+//! no word is on the server twice, no text edit ever misfit, and no `(client, seq)` applied
+//! twice.
 //!
 //! Seeded: NODESYNC_SEED=<n> replays one seed; NODESYNC_SEEDS=<k> runs k seeds (default 4);
 //! NODESYNC_STEPS=<n> steps per seed (default 400). The seed is printed on failure.
@@ -34,6 +37,21 @@ struct Ledger {
     deletes: BTreeSet<String>,
     edits: u64,
     dropped: BTreeMap<&'static str, u64>,
+    /// Words typed (or created) and not yet seen on the server.
+    words: BTreeSet<String>,
+    /// Every word this replica typed.
+    all_words: BTreeSet<String>,
+    misfits: u64,
+}
+
+/// True if some string property in `t` contains `w`.
+fn tree_has(t: &Tree, w: &str) -> bool {
+    t.nodes.values().any(|n| n.props.values().any(|v| v.as_str().is_some_and(|s| s.contains(w))))
+}
+
+/// Every string property of `t`, one per line.
+fn all_text(t: &Tree) -> String {
+    t.nodes.values().flat_map(|n| n.props.values().filter_map(|v| v.as_str().map(str::to_string))).collect::<Vec<_>>().join("\n")
 }
 
 impl Ledger {
@@ -43,7 +61,7 @@ impl Ledger {
         self.creates.remove(key);
     }
 
-    fn record(&mut self, e: &Edit) {
+    fn record(&mut self, e: &Edit, tree: &Tree) {
         if let Ok(t) = std::env::var("NODESYNC_TRACE") {
             if format!("{e:?}").contains(&format!("\"{t}\"")) {
                 eprintln!("TRACE edit {e:?}");
@@ -54,8 +72,34 @@ impl Ledger {
             Edit::Create { key, props } => {
                 self.creates.insert(key.clone());
                 for (p, v) in props {
+                    if p == "text" {
+                        if let Some(w) = v.as_str() {
+                            self.words.insert(w.to_string());
+                            self.all_words.insert(w.to_string());
+                        }
+                        continue;
+                    }
                     self.props.insert((key.clone(), p.clone()), v.clone());
                     self.since.insert((key.clone(), p.clone()), self.gen);
+                }
+            }
+            Edit::Type { word, .. } => {
+                self.words.insert(word.clone());
+                self.all_words.insert(word.clone());
+            }
+            Edit::Split { .. } => {}
+            Edit::Join { key, next, kept } => {
+                // the other block is gone with its props (its text is in the kept one); the
+                // kept one has `key`'s kind and props now (when `next` is kept, it takes them)
+                let gone = if kept == key { next } else { key };
+                self.props.retain(|(k, _), _| k != gone && k != kept);
+                self.moves.remove(gone);
+                self.creates.remove(gone);
+                // its children went to the kept block
+                for p in self.moves.values_mut() {
+                    if p == gone {
+                        *p = kept.clone();
+                    }
                 }
             }
             Edit::Set { key, prop, value } => {
@@ -70,6 +114,8 @@ impl Ledger {
                     self.forget(k);
                 }
                 self.deletes.insert(key.clone());
+                // words deleted with the node by their own author
+                self.words.retain(|w| tree_has(tree, w));
             }
         }
     }
@@ -77,11 +123,20 @@ impl Ledger {
     /// Drops reported by rebases, then the patches committed.
     fn absorb(&mut self, rep: &mut Replica) {
         let trace = std::env::var("NODESYNC_TRACE").ok();
+        let mut lost_text = false;
+        let mut kept = false;
         for d in rep.take_dropped() {
             if trace.as_deref() == Some(d.key.as_str()) {
                 eprintln!("TRACE {} dropped {d:?}", rep.config().client);
             }
             *self.dropped.entry(d.rule.name()).or_default() += 1;
+            match &d.rule {
+                Rule::TextMisfit => self.misfits += 1,
+                Rule::DeleteKeptTyping => kept = true,
+                Rule::DeleteOverServerEdit | Rule::JoinSeparated => {}
+                Rule::EditOfDeleted | Rule::DeletedWithSubtree | Rule::CreateUnderDeleted | Rule::PropConflict { .. } => lost_text = true,
+                _ => {}
+            }
             match &d.rule {
                 Rule::PropConflict { prop } => {
                     self.props.remove(&(d.key.clone(), prop.clone()));
@@ -93,7 +148,18 @@ impl Ledger {
                 Rule::MoveUnderDeleted | Rule::MoveCycle => {
                     self.moves.remove(&d.key);
                 }
+                Rule::DeleteKeptTyping | Rule::DeleteOverServerEdit | Rule::JoinSeparated | Rule::TextMisfit => {}
             }
+        }
+        if lost_text {
+            // words a reported drop took with it (not in the local tree any more)
+            let t = rep.tree().clone();
+            self.words.retain(|w| tree_has(&t, w));
+        }
+        if kept {
+            // nodes this replica deleted that stayed for others' typing
+            let t = rep.tree().clone();
+            self.deletes.retain(|k| !t.contains(k));
         }
         for (_, patch) in rep.take_committed() {
             if let Some(t) = &trace {
@@ -144,6 +210,7 @@ impl Ledger {
         }
         // edits the server already has (someone made the same change): in the server state
         let shadow = rep.shadow();
+        self.words.retain(|w| !tree_has(shadow, w));
         self.props.retain(|(k, p), v| {
             !shadow.get(k).is_some_and(|n| if p == "@kind" { Some(n.kind.as_str()) == v.as_str() } else { n.props.get(p).unwrap_or(&Value::Null) == v })
         });
@@ -222,6 +289,19 @@ fn quiesce_and_check(doc: &str, reps: &mut [(Replica, Ledger)]) -> Result<String
                 return Err(format!("replica {i}: edit {k}.{p} = {v} is neither on the server nor reported dropped"));
             }
         }
+        if let Some(w) = l.words.iter().next() {
+            return Err(format!("replica {i}: word {w} never reached the server and was not reported dropped"));
+        }
+        if l.misfits > 0 {
+            return Err(format!("replica {i}: {} text edits did not fit", l.misfits));
+        }
+        let text = all_text(&server);
+        for w in &l.all_words {
+            let n = text.matches(w.as_str()).count();
+            if n > 1 {
+                return Err(format!("replica {i}: word {w} is on the server {n} times"));
+            }
+        }
         if let Some(k) = l.creates.iter().next() {
             return Err(format!("replica {i}: create of {k} was never committed nor reported dropped"));
         }
@@ -293,7 +373,7 @@ fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
                     token += 1;
                     l.gen = r.gen();
                     if let Some(e) = random_edit(r.workspace_mut(), &mut rng, &format!("t{token}"), 40) {
-                        l.record(&e);
+                        l.record(&e, r.tree());
                     }
                 }
             }
@@ -361,7 +441,7 @@ fn eight_threads_edit_concurrently_and_converge() {
                         token += 1;
                         l.gen = r.gen();
                         if let Some(e) = random_edit(r.workspace_mut(), &mut rng, &format!("t{i}.{token}"), 50) {
-                            l.record(&e);
+                            l.record(&e, r.tree());
                         }
                     }
                     match r.push() {

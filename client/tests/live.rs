@@ -68,23 +68,23 @@ fn a_conflict_is_pulled_rebased_and_retried() {
     let mut w = replica(&doc, "w");
     w.cfg_policy_local_wins();
     // all three change the same node from the same version
-    a.update(&k, None, props(json!({"text": "from a"}))).unwrap();
-    b.update(&k, None, props(json!({"text": "from b", "n": 1}))).unwrap();
-    w.update(&k, None, props(json!({"text": "from w"}))).unwrap();
+    a.update(&k, None, props(json!({"text": "v0 a", "n": 5}))).unwrap();
+    b.update(&k, None, props(json!({"text": "v0 b", "n": 1}))).unwrap();
+    w.update(&k, None, props(json!({"text": "v0 w", "n": 2}))).unwrap();
     a.push().unwrap();
-    // b: 40001 on the version, pull, rebase (text: server wins, reported; n survives), retry
+    // b: 40001 on the version, pull, rebase (text merges; n: server wins, reported), retry
     match b.push().unwrap() {
         Pushed::Committed { attempts, .. } => assert_eq!(attempts, 2),
         other => panic!("{other:?}"),
     }
     assert_eq!((b.stats.conflicts, b.stats.rebases), (1, 1));
-    assert_eq!(b.take_dropped().iter().map(|d| (d.key.clone(), d.rule.clone())).collect::<Vec<_>>(), [(k.clone(), Rule::PropConflict { prop: "text".into() })]);
+    assert_eq!(b.take_dropped().iter().map(|d| (d.key.clone(), d.rule.clone())).collect::<Vec<_>>(), [(k.clone(), Rule::PropConflict { prop: "n".into() })]);
     let s = server(&doc);
-    assert_eq!(Value::Object(s.get(&k).unwrap().props.clone()), json!({"text": "from a", "n": 1}));
-    // w keeps its own value
+    assert_eq!(Value::Object(s.get(&k).unwrap().props.clone()), json!({"text": "v0 a b", "n": 5}));
+    // w keeps its own non-string value; its text merges like everyone's
     w.push().unwrap();
     assert!(w.take_dropped().is_empty());
-    assert_eq!(server(&doc).get(&k).unwrap().props["text"], "from w");
+    assert_eq!(Value::Object(server(&doc).get(&k).unwrap().props.clone()), json!({"text": "v0 a b w", "n": 2}));
     a.pull().unwrap();
     b.pull().unwrap();
     assert_eq!(a.tree().flat(), server(&doc).flat());

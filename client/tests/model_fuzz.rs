@@ -1,16 +1,19 @@
 //! No server: replicas (bare [`Workspace`]s) edit, push to and pull from the reference model of
-//! SPEC (`nodesync_core::model::Model`) in random interleavings. Checks, per step: every patch
-//! is valid; a patch made on an up-to-date shadow lands exactly on the local tree; after one
-//! rebase onto the current state a push never conflicts again; local trees stay well formed.
-//! At quiescence every replica equals the model. Seeded (NODESYNC_FUZZ_SEED replays one).
+//! SPEC (`nodesync_core::model::Model`) in random interleavings: creates, moves, deletes,
+//! props, kinds, typed words (splices and whole-value updates), Enter and Backspace. Checks,
+//! per step: every patch is valid; a patch made on an up-to-date shadow lands exactly on the
+//! local tree; after one rebase onto the current state a push never conflicts again; local
+//! trees stay well formed; no text edit ever misfits. At quiescence every replica equals the
+//! model. Half the seeds hand the rebases the change log, half make them diff. Seeded
+//! (NODESYNC_FUZZ_SEED replays one).
 
 use std::collections::BTreeMap;
 
 use nodesync_core::model::{Applied, Model, Rng};
-use nodesync_core::patch::{parse, Limits};
+use nodesync_core::patch::{parse, Limits, Patch};
 use pg_nodesync_client::sim::random_edit;
 use pg_nodesync_client::tree::FlatEntry;
-use pg_nodesync_client::{Node, Policy, Tree, Workspace};
+use pg_nodesync_client::{Node, Policy, Rule, Tree, Workspace};
 use serde_json::Map;
 
 fn tree_of(m: &Model) -> Tree {
@@ -37,7 +40,23 @@ fn flat_of(m: &Model) -> BTreeMap<String, FlatEntry> {
     tree_of(m).flat()
 }
 
-fn push(ws: &mut Workspace, m: &mut Model, policy: Policy, dropped: &mut u64) -> Result<(), String> {
+type Log = Vec<(i64, Patch)>;
+
+fn since(log: &Log, gen: i64) -> Log {
+    log.iter().filter(|(g, _)| *g > gen).cloned().collect()
+}
+
+fn rebase(ws: &mut Workspace, m: &Model, log: &Log, with_log: bool, policy: Policy, dropped: &mut u64) -> Result<(), String> {
+    let l = since(log, ws.shadow().gen);
+    let (_, d) = ws.rebase_with(tree_of(m), with_log.then_some(l.as_slice()), policy);
+    if let Some(x) = d.iter().find(|x| x.rule == Rule::TextMisfit) {
+        return Err(format!("text misfit on {}", x.key));
+    }
+    *dropped += d.iter().filter(|x| !x.rule.is_warning()).count() as u64;
+    Ok(())
+}
+
+fn push(ws: &mut Workspace, m: &mut Model, log: &mut Log, with_log: bool, policy: Policy, dropped: &mut u64) -> Result<(), String> {
     for attempt in 1..=2 {
         let patch = ws.patch();
         if patch.ops.is_empty() {
@@ -48,21 +67,32 @@ fn push(ws: &mut Workspace, m: &mut Model, policy: Policy, dropped: &mut u64) ->
         let parsed = parse(&json, &Limits::default()).map_err(|e| format!("invalid patch {json}: {e}"))?;
         let up_to_date = ws.shadow().gen == m.gen();
         let local = ws.tree().flat();
+        let old = ws.shadow().gen;
         match m.apply(&parsed) {
-            Applied::Committed { .. } => {
+            Applied::Committed { gen, .. } => {
                 if up_to_date && local != flat_of(m) {
-                    return Err(format!("patch {json} on an up-to-date shadow did not land on the local tree"));
+                    let server = flat_of(m);
+                    let diff: Vec<String> = server
+                        .keys()
+                        .chain(local.keys())
+                        .filter(|k| server.get(*k) != local.get(*k))
+                        .take(4)
+                        .map(|k| format!("{k}: server {:?} local {:?}", server.get(k), local.get(k)))
+                        .collect();
+                    return Err(format!("patch {json} on an up-to-date shadow did not land on the local tree: {diff:?}"));
                 }
-                ws.committed(tree_of(m));
+                log.push((gen, parsed));
+                let l = since(log, old);
+                ws.committed_with(tree_of(m), with_log.then_some(l.as_slice()), gen);
                 return Ok(());
             }
             Applied::Empty { .. } => return Err("empty patch with ops".into()),
+            Applied::Invalid(i) => return Err(format!("patch {json} is invalid at op {i}")),
             Applied::Refused(r) => {
                 if attempt == 2 {
                     return Err(format!("rebased patch {json} refused again: {r:?}"));
                 }
-                let (_, d) = ws.rebase_onto(tree_of(m), policy);
-                *dropped += d.len() as u64;
+                rebase(ws, m, log, with_log, policy, dropped)?;
             }
         }
     }
@@ -71,6 +101,8 @@ fn push(ws: &mut Workspace, m: &mut Model, policy: Policy, dropped: &mut u64) ->
 
 fn run(seed: u64, replicas: usize, steps: usize) -> Result<(u64, u64), String> {
     let mut m = Model::new("doc", Map::new());
+    let mut log: Log = vec![];
+    let with_log = seed.is_multiple_of(2);
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut ws: Vec<Workspace> = (0..replicas).map(|i| Workspace::new(tree_of(&m), format!("r{i}."))).collect();
     let policy = |i: usize| if i % 3 == 2 { Policy::LocalWins } else { Policy::ServerWins };
@@ -84,20 +116,17 @@ fn run(seed: u64, replicas: usize, steps: usize) -> Result<(u64, u64), String> {
                     random_edit(&mut ws[i], &mut rng, &format!("t{token}"), 30);
                 }
             }
-            6..=8 => push(&mut ws[i], &mut m, policy(i), &mut dropped)?,
-            _ => {
-                let (_, d) = ws[i].rebase_onto(tree_of(&m), policy(i));
-                dropped += d.len() as u64;
-            }
+            6..=8 => push(&mut ws[i], &mut m, &mut log, with_log, policy(i), &mut dropped)?,
+            _ => rebase(&mut ws[i], &m, &log, with_log, policy(i), &mut dropped)?,
         }
         ws[i].tree().check().map_err(|e| format!("replica {i}: {e}"))?;
     }
     for (i, w) in ws.iter_mut().enumerate() {
-        push(w, &mut m, policy(i), &mut dropped)?;
+        push(w, &mut m, &mut log, with_log, policy(i), &mut dropped)?;
     }
     let want = flat_of(&m);
     for (i, w) in ws.iter_mut().enumerate() {
-        w.rebase_onto(tree_of(&m), policy(i));
+        rebase(w, &m, &log, with_log, policy(i), &mut dropped)?;
         if w.has_local_edits() || w.tree().flat() != want {
             return Err(format!("replica {i} did not converge"));
         }

@@ -6,6 +6,7 @@
 //! - [`engine`]: op semantics and conflict rules against a [`store::Store`]
 //! - [`pos`]: fractional position keys
 //! - [`text`]: splices of string properties in code points (the `text`, `split`, `join` ops)
+//! - [`ot`]: operational transform of text edits (transform, compose, diff, caret mapping) for clients
 //! - [`tree`]: nested snapshot JSON from node rows
 //! - [`model`]: a naive, obviously-correct reference model of SPEC for property tests
 //! - [`error`]: the one error enum and its SQLSTATEs
@@ -13,6 +14,8 @@
 pub mod engine;
 pub mod error;
 pub mod model;
+#[cfg(feature = "ot")]
+pub mod ot;
 pub mod patch;
 pub mod pos;
 pub mod store;

@@ -3,8 +3,14 @@
 //! a live progress line; then quiescence, a convergence check against `snapshot()` and the
 //! change log, a summary table and the final document's outline.
 //!
+//! Besides their random structural edits, the editors type into shared paragraphs (the section
+//! `shared`, `--shared P` paragraphs, editor i in paragraph i mod P): unique words at their own
+//! caret, sometimes erasing one of their own words, pressing Enter or Backspace at a block's
+//! start. The summary counts keystrokes typed (and not erased by their author) against
+//! keystrokes present in the final document: they must be equal.
+//!
 //!   nodesync-demo [--editors 8] [--seconds 20] [--nodes 200] [--seed N] [--think-ms 0]
-//!                 [--local-wins K] [--outline 40] [--doc ID]
+//!                 [--local-wins K] [--shared 2] [--outline 40] [--doc ID]
 //!
 //! Connection from PGHOST/PGPORT/PGUSER/PGDATABASE (see scripts/demo.sh).
 
@@ -15,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nodesync_core::model::Rng;
-use pg_nodesync_client::sim::{random_edit, seed_patch};
+use pg_nodesync_client::sim::{blocks_text, check_words, count, random_edit, seed_patch, shared_patch, Stroke, Typist, SHARED};
 use pg_nodesync_client::{connect_env, ensure_doc, fetch_snapshot, Config, Error, Policy, Replica};
 use serde_json::Value;
 
@@ -26,20 +32,21 @@ struct Opts {
     seed: u64,
     think_ms: u64,
     local_wins: usize,
+    shared: usize,
     outline: usize,
     doc: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: nodesync-demo [--editors N] [--seconds S] [--nodes N] [--seed N] [--think-ms MS] [--local-wins K] [--outline LINES] [--doc ID]"
+        "usage: nodesync-demo [--editors N] [--seconds S] [--nodes N] [--seed N] [--think-ms MS] [--local-wins K] [--shared P] [--outline LINES] [--doc ID]"
     );
     std::process::exit(2)
 }
 
 fn parse_opts() -> Opts {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut o = Opts { editors: 8, seconds: 20.0, nodes: 200, seed: now.as_secs() % 100_000, think_ms: 0, local_wins: 0, outline: 40, doc: None };
+    let mut o = Opts { editors: 8, seconds: 20.0, nodes: 200, seed: now.as_secs() % 100_000, think_ms: 0, local_wins: 0, shared: 2, outline: 40, doc: None };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -62,6 +69,7 @@ fn parse_opts() -> Opts {
             "--seed" => o.seed = num(&val),
             "--think-ms" => o.think_ms = num(&val),
             "--local-wins" => o.local_wins = num(&val) as usize,
+            "--shared" => o.shared = (num(&val) as usize).clamp(1, 20),
             "--outline" => o.outline = num(&val) as usize,
             "--doc" => o.doc = Some(val),
             _ => usage(),
@@ -79,12 +87,14 @@ struct Shared {
     dropped: AtomicU64,
     gave_up: AtomicU64,
     edits: AtomicU64,
+    keystrokes: AtomicU64,
     nodes: AtomicUsize,
     latencies: Mutex<Vec<u64>>,
 }
 
 struct EditorResult {
     replica: Replica,
+    typist: Typist,
     edits: u64,
     gave_up: u64,
     dropped_by_rule: BTreeMap<&'static str, u64>,
@@ -113,9 +123,12 @@ fn main() {
         die(format!("document {doc:?} exists already; pick another --doc"));
     }
     admin.execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &seed_patch(o.nodes)]).unwrap_or_else(|e| die(e.to_string()));
+    admin
+        .execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &shared_patch(o.shared, "Shared text.")])
+        .unwrap_or_else(|e| die(e.to_string()));
     println!(
-        "document {doc:?}: {} nodes; {} editors for {}s (seed {}, think {} ms, {} local-wins)",
-        o.nodes, o.editors, o.seconds, o.seed, o.think_ms, o.local_wins.min(o.editors)
+        "document {doc:?}: {} nodes; {} editors for {}s (seed {}, think {} ms, {} local-wins), typing into {} shared paragraphs",
+        o.nodes, o.editors, o.seconds, o.seed, o.think_ms, o.local_wins.min(o.editors), o.shared
     );
 
     let shared = Arc::new(Shared::default());
@@ -125,7 +138,7 @@ fn main() {
         .map(|i| {
             let shared = shared.clone();
             let doc = doc.clone();
-            let (seed, think, nodes, local_wins) = (o.seed, o.think_ms, o.nodes, i < o.local_wins);
+            let (seed, think, nodes, local_wins, paras) = (o.seed, o.think_ms, o.nodes, i < o.local_wins, o.shared);
             std::thread::spawn(move || -> Result<EditorResult, String> {
                 let conn = connect_env(&format!("nodesync-demo-e{i}")).map_err(|e| e.to_string())?;
                 let mut cfg = Config::new(&doc, &format!("e{i}-{run}"));
@@ -135,17 +148,36 @@ fn main() {
                 let mut r = Replica::open(conn, cfg).map_err(|e| e.to_string())?;
                 r.listen().map_err(|e| e.to_string())?;
                 let mut rng = Rng((seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1).wrapping_mul(7919)) | 1);
+                // editor i types at the end of shared paragraph i mod P (splices, or whole-value
+                // updates for every third editor)
+                let para = format!("{SHARED}.{}", i % paras);
+                let end = r.text(&para, "text").map_or(0, |t| t.chars().count());
+                let mut typist = Typist::new(r.workspace_mut(), &format!("e{i}"), SHARED, &para, end, i % 3 == 2);
                 let (mut edits, mut gave_up, mut n) = (0u64, 0u64, 0u64);
                 let mut by_rule: BTreeMap<&'static str, u64> = BTreeMap::new();
                 let mut seen = (0u64, 0u64, 0u64, 0usize);
                 let mut dropped_seen = 0u64;
+                let mut typed_seen = 0u64;
                 while Instant::now() < deadline {
                     for _ in 0..1 + rng.below(3) {
                         n += 1;
-                        if random_edit(r.workspace_mut(), &mut rng, &format!("e{i} #{n}"), nodes).is_some() {
+                        if random_edit(r.workspace_mut(), &mut rng, &format!("e{i}#{n}"), nodes).is_some() {
                             edits += 1;
                         }
                     }
+                    for _ in 0..1 + rng.below(2) {
+                        let stroke = match rng.below(20) {
+                            0 | 1 => Stroke::Erase,
+                            2 => Stroke::Enter,
+                            3 => Stroke::JoinUp,
+                            _ => Stroke::Word,
+                        };
+                        if typist.stroke(r.workspace_mut(), &mut rng, stroke) {
+                            edits += 1;
+                        }
+                    }
+                    shared.keystrokes.fetch_add(typist.keystrokes - typed_seen, Relaxed);
+                    typed_seen = typist.keystrokes;
                     match r.push() {
                         Ok(_) => {}
                         Err(Error::Contention { .. }) => gave_up += 1, // edits stay local; next push
@@ -176,7 +208,7 @@ fn main() {
                 }
                 shared.gave_up.fetch_add(gave_up, Relaxed);
                 shared.edits.fetch_add(edits, Relaxed);
-                Ok(EditorResult { replica: r, edits, gave_up, dropped_by_rule: by_rule })
+                Ok(EditorResult { replica: r, typist, edits, gave_up, dropped_by_rule: by_rule })
             })
         })
         .collect();
@@ -197,7 +229,7 @@ fn main() {
         let mut lat = shared.latencies.lock().unwrap().clone();
         lat.sort_unstable();
         let line = format!(
-            "[{t:5.1}s] commits {commits} ({:.0}/s)  conflicts {conflicts} ({:.1}%)  rebases {}  dropped {}  p50 {:.1} ms  p99 {:.1} ms  nodes {}",
+            "[{t:5.1}s] commits {commits} ({:.0}/s)  conflicts {conflicts} ({:.1}%)  rebases {}  dropped {}  p50 {:.1} ms  p99 {:.1} ms  nodes {}  typed {}",
             commits as f64 / t.max(0.001),
             100.0 * conflicts as f64 / (commits + conflicts).max(1) as f64,
             shared.rebases.load(Relaxed),
@@ -205,6 +237,7 @@ fn main() {
             pct(&lat, 0.50),
             pct(&lat, 0.99),
             shared.nodes.load(Relaxed),
+            shared.keystrokes.load(Relaxed),
         );
         if tty {
             eprint!("\r{line}\x1b[K");
@@ -272,23 +305,38 @@ fn main() {
     }
     let counted_ok = results.iter().all(|r| per_client.get(&r.replica.config().client).copied().unwrap_or(0) == r.replica.stats.commits);
 
+    // the shared paragraphs: every keystroke typed (and not erased by its author) is there
+    let text = blocks_text(&server, SHARED);
+    let typists: Vec<Typist> = results.iter().map(|r| r.typist.clone()).collect();
+    let words_ok = check_words(&text, &typists);
+    let present_of = |t: &Typist| -> u64 { t.kept().iter().filter(|w| count(&text, w) == 1).map(|w| w.chars().count() as u64 + 1).sum() };
+
     // summary table
     println!();
-    println!("{:<8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}", "editor", "edits", "commits", "conflicts", "rebases", "dropped", "gave-up", "p50 ms", "p99 ms");
+    println!(
+        "{:<8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "editor", "edits", "commits", "conflicts", "rebases", "dropped", "gave-up", "p50 ms", "p99 ms", "typed", "present"
+    );
     let mut all_lat = vec![];
     let (mut te, mut tc, mut tf, mut tr, mut td, mut tg) = (0, 0, 0, 0, 0, 0);
+    let (mut tt, mut tp) = (0u64, 0u64);
     let mut by_rule: BTreeMap<&str, u64> = BTreeMap::new();
     for (i, r) in results.iter().enumerate() {
         let s = &r.replica.stats;
         let mut lat = s.latencies_us.clone();
         lat.sort_unstable();
         all_lat.extend_from_slice(&lat);
-        let dropped: u64 = r.dropped_by_rule.values().sum();
+        // warnings (a delete sent over a server change) are listed below, not counted here
+        let dropped: u64 = r.dropped_by_rule.iter().filter(|(k, _)| **k != "delete-over-server-edit").map(|(_, v)| v).sum();
         for (k, v) in &r.dropped_by_rule {
             *by_rule.entry(k).or_default() += v;
         }
+        let typed = r.typist.keystrokes - r.typist.erased_keystrokes;
+        let present = present_of(&r.typist);
+        tt += typed;
+        tp += present;
         println!(
-            "{:<8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8.1} {:>8.1}",
+            "{:<8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8.1} {:>8.1} {:>8} {:>8}",
             format!("e{i}"),
             r.edits,
             s.commits,
@@ -297,7 +345,9 @@ fn main() {
             dropped,
             r.gave_up,
             pct(&lat, 0.5),
-            pct(&lat, 0.99)
+            pct(&lat, 0.99),
+            typed,
+            present
         );
         te += r.edits;
         tc += s.commits;
@@ -307,7 +357,20 @@ fn main() {
         tg += r.gave_up;
     }
     all_lat.sort_unstable();
-    println!("{:<8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8.1} {:>8.1}", "all", te, tc, tf, tr, td, tg, pct(&all_lat, 0.5), pct(&all_lat, 0.99));
+    println!(
+        "{:<8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8.1} {:>8.1} {:>8} {:>8}",
+        "all",
+        te,
+        tc,
+        tf,
+        tr,
+        td,
+        tg,
+        pct(&all_lat, 0.5),
+        pct(&all_lat, 0.99),
+        tt,
+        tp
+    );
     println!();
     println!(
         "throughput   {:.0} commits/s over {:.1}s ({} edits, {:.0} edits/s); conflict rate {:.1}% of sends",
@@ -333,11 +396,22 @@ fn main() {
         rows.len(),
         if counted_ok { "yes" } else { "NO" }
     );
+    let (enters, backs) = typists.iter().fold((0, 0), |a, t| (a.0 + t.splits, a.1 + t.joins));
+    println!(
+        "keystrokes   {tt} typed into the shared paragraphs (not erased by their author), {tp} present: {}; every word once, in its typist's order: {} \
+         ({enters} Enter, {backs} Backspace; {} shared blocks now)",
+        if tt == tp { "equal" } else { "NOT EQUAL" },
+        match &words_ok {
+            Ok(()) => "yes".to_string(),
+            Err(e) => format!("NO ({e})"),
+        },
+        server.children(SHARED).len()
+    );
     let root_props: Value = Value::Object(server.get("root").map(|n| n.props.clone()).unwrap_or_default());
     println!();
     println!("final document (root props {root_props}):");
     print!("{}", server.outline(o.outline));
-    if converged != results.len() || twice > 0 || !counted_ok {
+    if converged != results.len() || twice > 0 || !counted_ok || tt != tp || words_ok.is_err() {
         die("convergence check FAILED".into());
     }
 }
