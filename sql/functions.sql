@@ -95,3 +95,9 @@ ALTER FUNCTION nodesync._try_apply_patch(text, text, text, bigint) SET plan_cach
 ALTER FUNCTION nodesync._create_doc(text, text, text) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync.compact(text, bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync.drop_doc(text, bigint) SET plan_cache_mode = force_generic_plan;
+
+-- Only create_doc inserts into nodesync.documents (0.2.0; see the INSERT grant in sql/schema.sql).
+CREATE TRIGGER documents_insert_guard BEFORE INSERT ON nodesync.documents
+    FOR EACH STATEMENT EXECUTE FUNCTION nodesync._documents_insert_guard();
+
+COMMENT ON FUNCTION nodesync.wait_gen(text, bigint, integer) IS 'waits until this server sees the document at gen or later (or timeout_ms passed); returns its gen';

@@ -110,6 +110,10 @@ GRANT USAGE ON SCHEMA nodesync TO PUBLIC;
 GRANT SELECT ON nodesync.documents, nodesync.tree, nodesync.piece, nodesync.change, nodesync.live_nodes TO PUBLIC;
 -- the privilege that write access needs (FOR UPDATE wants UPDATE on a column); meta is harmless
 GRANT UPDATE (meta) ON nodesync.documents TO PUBLIC;
+-- create_doc inserts the document row as the caller, so the admin's INSERT policies decide who
+-- may create which id (0.2.0). The trigger documents_insert_guard (sql/functions.sql) lets only
+-- create_doc, the owner and superusers use it: a row without its root would break every reader.
+GRANT INSERT (doc) ON nodesync.documents TO PUBLIC;
 
 ALTER TABLE nodesync.tree ENABLE ROW LEVEL SECURITY;
 ALTER TABLE nodesync.piece ENABLE ROW LEVEL SECURITY;

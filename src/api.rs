@@ -38,17 +38,35 @@ fn on_doc<T>(doc: Option<&str>, f: impl FnOnce(&pgrx::spi::SpiClient<'_>, &str) 
     r.or_raise()
 }
 
-/// Helper for nodesync.create_doc(): creates a document with a root node; returns its gen, 1.
-#[pg_extern]
+fn create_doc_args<'a>(doc: Option<&'a str>, root_kind: Option<&'a str>, root_props: Option<&str>) -> Result<(&'a str, &'a str, Value)> {
+    let doc = doc_arg(doc)?;
+    let kind = root_kind.ok_or_else(|| Error::InvalidArgument("root_kind must not be NULL".into()))?;
+    let props = root_props.ok_or_else(|| Error::InvalidArgument("root_props must not be NULL (use '{}')".into()))?;
+    let props = json_arg("root_props", props).map_err(|e| e.in_doc(doc))?;
+    Ok((doc, kind, props))
+}
+
+/// Helper for nodesync.create_doc(): creates a document with its root node; returns its gen, 1.
+/// The document row is inserted as the caller, so INSERT policies on nodesync.documents apply.
+#[pg_extern(name = "_create_doc")]
 #[search_path(pg_catalog, pg_temp)]
-fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
-    let r: Result<i64> = (|| {
-        let doc = doc_arg(doc)?;
-        let kind = root_kind.ok_or_else(|| Error::InvalidArgument("root_kind must not be NULL".into()))?;
-        let props = root_props.ok_or_else(|| Error::InvalidArgument("root_props must not be NULL (use '{}')".into()))?;
-        let props = json_arg("root_props", props).map_err(|e| e.in_doc(doc))?;
+fn _create_doc_as_caller(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
+    let r: Result<i64> = create_doc_args(doc, root_kind, root_props).and_then(|(doc, kind, props)| {
+        crate::refusals::check_writable(doc, "create");
         Spi::connect_mut(|c| docs::create(c, doc, kind, &props, &limits()))
-    })();
+    });
+    r.or_raise()
+}
+
+/// The C symbol `_create_doc_wrapper` that the 0.1.0 install script binds
+/// `nodesync._create_doc` to: 0.1.0's creation (as the owner, no INSERT policy check), for
+/// databases not yet updated. Not part of the 0.2.0 schema (`sql = false`).
+#[pg_extern(sql = false)]
+fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
+    let r: Result<i64> = create_doc_args(doc, root_kind, root_props).and_then(|(doc, kind, props)| {
+        crate::refusals::check_writable(doc, "create");
+        Spi::connect_mut(|c| docs::create_0_1_0(c, doc, kind, &props, &limits()))
+    });
     r.or_raise()
 }
 
@@ -57,6 +75,7 @@ fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&s
 #[search_path(pg_catalog, pg_temp)]
 fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
     on_doc(doc, |c, doc| {
+        crate::refusals::check_writable(doc, "drop");
         docs::drop(c, doc, expected_gen)?;
         history::notify(c, &history::notify_payload(doc, None))
     })
@@ -71,6 +90,7 @@ fn apply(
     seq: Option<i64>,
 ) -> Result<std::result::Result<Value, Error>> {
     let doc = doc_arg(doc)?;
+    crate::refusals::check_writable(doc, "apply a patch to");
     apply_to(doc, patch, client, seq).map_err(|e| e.in_doc(doc))
 }
 
@@ -173,6 +193,7 @@ fn _try_apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>
 #[search_path(pg_catalog, pg_temp)]
 fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
     on_doc(doc, |c, doc| {
+        crate::refusals::check_writable(doc, "compact");
         let upto = upto_gen.ok_or_else(|| Error::InvalidArgument("upto_gen must not be NULL".into()))?;
         let d = docs::lock(c, doc)?;
         let _owner = AsOwner::enter(c)?;

@@ -1,7 +1,14 @@
-//! Document rows: lookup, the per-document commit lock, creation and dropping.
+//! Document rows: lookup, the per-document commit lock, creation (as the caller, guarded by
+//! the `documents_insert_guard` trigger) and dropping.
 
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
+
+use pgrx::pg_sys::panic::CaughtError;
 use pgrx::pg_sys::BuiltinOid::*;
+use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use pgrx::{pg_sys, PgSqlErrorCode};
 
 use nodesync_core::patch::{check_name, ROOT};
 use nodesync_core::{Error, Limits, Result};
@@ -56,14 +63,22 @@ const INSERT_DOC: Stmt = Stmt {
     sql: "INSERT INTO nodesync.documents (doc, created_by) VALUES ($1, $2) ON CONFLICT (doc) DO NOTHING RETURNING id",
     args: &[TEXTOID, TEXTOID],
 };
+// Run as the caller: the admin's INSERT policies on nodesync.documents (WITH CHECK, or the
+// USING of a FOR ALL policy) check the new row, and `created_by` takes its default,
+// current_user, the caller. No RETURNING: that would also check the SELECT policies.
+const INSERT_DOC_AS_CALLER: Stmt = Stmt {
+    sql: "INSERT INTO nodesync.documents (doc) VALUES ($1) ON CONFLICT (doc) DO NOTHING",
+    args: &[TEXTOID],
+};
+const DOC_ID: Stmt = Stmt { sql: "SELECT id FROM nodesync.documents WHERE doc = $1", args: &[TEXTOID] };
 const INSERT_ROOT: Stmt = Stmt {
     sql: "INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen) VALUES ($1, $2, NULL, NULL, $3, $4::jsonb, 1, 1)
           RETURNING octet_length(props::text)",
     args: &[INT8OID, TEXTOID, TEXTOID, TEXTOID],
 };
 
-/// Creates a document with its root; returns gen 1.
-pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &serde_json::Value, limits: &Limits) -> Result<i64> {
+/// `root_kind` and `root_props` checked, and the props as they are stored (nulls dropped).
+fn root_props_text(root_kind: &str, root_props: &serde_json::Value) -> Result<String> {
     check_name("root kind", root_kind).map_err(Error::InvalidArgument)?;
     if let Some(n) = nodesync_core::patch::out_of_range_number(root_props) {
         return Err(Error::InvalidArgument(format!(
@@ -71,21 +86,18 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
             nodesync_core::patch::shorten(&n)
         )));
     }
-    let props = match root_props {
+    match root_props {
         serde_json::Value::Object(m) => {
             let mut m = m.clone();
             m.retain(|_, v| !v.is_null());
-            serde_json::Value::Object(m).to_string()
+            Ok(serde_json::Value::Object(m).to_string())
         }
-        other => return Err(Error::InvalidArgument(format!("root_props must be a JSON object, got {other}"))),
-    };
-    let created_by = crate::access::current_user(client)?;
-    let _owner = crate::access::AsOwner::enter(client)?;
-    let t = exec(client, &INSERT_DOC, &[doc.into(), created_by.into()])?;
-    let id: i64 = match t.into_iter().next() {
-        Some(r) => req(&r, 1)?,
-        None => return Err(Error::DocExists(doc.to_string())),
-    };
+        other => Err(Error::InvalidArgument(format!("root_props must be a JSON object, got {other}"))),
+    }
+}
+
+/// Writes the root of the new document `id` (as the owner) and checks its props' size.
+fn insert_root(client: &SpiClient<'_>, doc: &str, id: i64, root_kind: &str, props: String, limits: &Limits) -> Result<i64> {
     let t = exec(client, &INSERT_ROOT, &[id.into(), ROOT.into(), root_kind.into(), props.into()])?;
     let bytes: i32 = match t.into_iter().next() {
         Some(r) => req(&r, 1)?,
@@ -95,6 +107,111 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
         return Err(Error::props_limit(format!("root_props of \"{doc}\" (as jsonb text) are"), bytes as usize, limits.max_props_bytes));
     }
     Ok(1)
+}
+
+/// Creates a document with its root; returns gen 1. The document row is inserted *as the
+/// caller*, so the admin's INSERT policies on nodesync.documents decide who may create which
+/// id (a refusal is 42501 naming the document, checked before the id's existence, so it tells
+/// nothing about other tenants' documents); the root is written as the owner.
+pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &serde_json::Value, limits: &Limits) -> Result<i64> {
+    let props = root_props_text(root_kind, root_props)?;
+    let role = crate::access::current_user(client)?;
+    let inserted = {
+        let _creating = Creating::enter();
+        PgTryBuilder::new(AssertUnwindSafe(|| exec(client, &INSERT_DOC_AS_CALLER, &[doc.into()]).map(|t| t.len())))
+            .catch_when(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, |e| refused_create(doc, &role, e))
+            .execute()?
+    };
+    if inserted == 0 {
+        return Err(Error::DocExists(doc.to_string()));
+    }
+    let _owner = crate::access::AsOwner::enter(client)?;
+    let id: i64 = match exec(client, &DOC_ID, &[doc.into()])?.next() {
+        Some(r) => req(&r, 1)?,
+        None => return Err(Error::Internal(format!("document \"{doc}\" vanished right after its creation"))),
+    };
+    insert_root(client, doc, id, root_kind, props, limits)
+}
+
+/// 0.1.0's creation, kept for databases whose schema is still at 0.1.0 (their
+/// `nodesync._create_doc` calls the C symbol `_create_doc_wrapper`): everything as the owner,
+/// so INSERT policies are not consulted. `ALTER EXTENSION pg_nodesync UPDATE` switches to
+/// [`create`].
+pub fn create_0_1_0(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &serde_json::Value, limits: &Limits) -> Result<i64> {
+    let props = root_props_text(root_kind, root_props)?;
+    let created_by = crate::access::current_user(client)?;
+    let _owner = crate::access::AsOwner::enter(client)?;
+    let t = exec(client, &INSERT_DOC, &[doc.into(), created_by.into()])?;
+    let id: i64 = match t.into_iter().next() {
+        Some(r) => req(&r, 1)?,
+        None => return Err(Error::DocExists(doc.to_string())),
+    };
+    insert_root(client, doc, id, root_kind, props, limits)
+}
+
+/// The caller's INSERT into nodesync.documents was refused (RLS WITH CHECK, or a missing
+/// privilege): 42501 naming the document and the role, Postgres's own message as DETAIL.
+fn refused_create(doc: &str, role: &str, e: CaughtError) -> ! {
+    let original = match &e {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) | CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
+    };
+    let why = if original.contains("row-level security") {
+        "the row-level security policies for INSERT on nodesync.documents do not allow it"
+    } else {
+        "the role lacks the INSERT privilege on nodesync.documents (doc)"
+    };
+    crate::refusals::raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("role \"{role}\" may not create document \"{doc}\": {why}"),
+        Some(original),
+        Some("creating a document needs an INSERT policy on nodesync.documents whose WITH CHECK accepts the id (docs/security.md)".into()),
+    )
+}
+
+thread_local! {
+    /// True while [`create`] inserts a document row: the one INSERT the guard trigger lets
+    /// through for roles other than the owner.
+    static CREATING: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Creating;
+
+impl Creating {
+    fn enter() -> Creating {
+        CREATING.with(|c| c.set(true));
+        Creating
+    }
+}
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        CREATING.with(|c| c.set(false));
+    }
+}
+
+/// `BEFORE INSERT ... FOR EACH STATEMENT` on nodesync.documents: callers have the INSERT
+/// privilege on `doc` so that their RLS policies for INSERT can be checked, but a document row
+/// without its root breaks every reader, so only `create_doc` may use it. The owner (and
+/// superusers: pg_restore, maintenance) may insert directly.
+#[pg_trigger]
+fn _documents_insert_guard<'a>(trigger: &'a PgTrigger<'a>) -> std::result::Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgHeapTupleError> {
+    if CREATING.with(|c| c.get()) {
+        return Ok(None);
+    }
+    let owner = match trigger.relid() {
+        // SAFETY: a catalog lookup of the trigger's own relation
+        Ok(rel) => unsafe { pg_sys::pg_class_ownercheck(rel, pg_sys::GetUserId()) },
+        Err(_) => false,
+    };
+    if owner {
+        return Ok(None);
+    }
+    crate::refusals::raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        "rows of nodesync.documents are created by nodesync.create_doc() only".into(),
+        None,
+        Some("call nodesync.create_doc(doc, root_kind, root_props), which also writes the root node".into()),
+    )
 }
 
 const DROP: [Stmt; 5] = [

@@ -1,6 +1,8 @@
 //! The `nodesync.*` settings (GUCs). Every limit is user-settable (`SET nodesync.x = ...`), so a
 //! role or a session can be given more or less room; exceeding one is 22023 naming the GUC.
 
+use std::ffi::CString;
+
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 
@@ -18,6 +20,8 @@ pub static MAX_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static MAX_NODES: GucSetting<i32> = GucSetting::<i32>::new(10_000_000);
 /// `nodesync.notify`
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// `nodesync.notify_channel`
+pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"nodesync"));
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -78,6 +82,14 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::empty(),
     );
+    GucRegistry::define_string_guc(
+        c"nodesync.notify_channel",
+        c"The channel that commits and drops are notified on.",
+        c"Default nodesync. One channel per tenant (set per role or per transaction) keeps tenants from hearing each other's document ids; see docs/security.md.",
+        &NOTIFY_CHANNEL,
+        GucContext::Userset,
+        GucFlags::empty(),
+    );
     unsafe {
         // SAFETY: called once from _PG_init
         pg_sys::MarkGUCPrefixReserved(c"nodesync".as_ptr());
@@ -91,4 +103,24 @@ pub fn limits() -> Limits {
         max_key_bytes: MAX_KEY_BYTES.get().max(1) as usize,
         max_depth: MAX_DEPTH.get().max(1) as usize,
     }
+}
+
+/// The longest channel name `pg_notify` accepts (NAMEDATALEN - 1).
+const MAX_CHANNEL_BYTES: usize = 63;
+
+/// `nodesync.notify_channel`, checked: 22023 naming the setting if it is empty or too long.
+pub fn notify_channel() -> nodesync_core::Result<String> {
+    let bad = |why: String| {
+        nodesync_core::Error::InvalidArgument(format!(
+            "nodesync.notify_channel {why}: set it to a channel name of 1 to {MAX_CHANNEL_BYTES} bytes, or turn nodesync.notify off"
+        ))
+    };
+    let v = NOTIFY_CHANNEL.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    if v.is_empty() {
+        return Err(bad("is empty".into()));
+    }
+    if v.len() > MAX_CHANNEL_BYTES {
+        return Err(bad(format!("is {} bytes long", v.len())));
+    }
+    Ok(v)
 }

@@ -4,7 +4,8 @@
 //! - a `piece` row with the previous state of every node it changes or deletes (history),
 //! - the new `tree` rows: created nodes, changed nodes (version + 1, gen G), tombstones,
 //! - one `change` row (the log: patch, client, seq, result versions),
-//! - `documents.gen = G`, and `NOTIFY nodesync` (delivered by Postgres at commit).
+//! - `documents.gen = G`, and a NOTIFY on `nodesync.notify_channel` (default `nodesync`;
+//!   delivered by Postgres at commit).
 //!
 //! Compaction drops log rows and pieces at or below the new horizon, keeping for each node the
 //! one piece that time travel to the horizon still needs.
@@ -54,7 +55,7 @@ const COMMIT: Stmt = Stmt {
             VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp())),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
-            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify('nodesync', $21) END)
+            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
           SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created",
     args: &[
         INT8OID, INT8OID, INT8OID, TEXTARRAYOID, // doc_id, gen, live delta, keys saved
@@ -62,10 +63,10 @@ const COMMIT: Stmt = Stmt {
         TEXTARRAYOID, // deletes
         TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // creates
         TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
-        TEXTOID, // NOTIFY payload (NULL: none)
+        TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel (nodesync.notify_channel)
     ],
 };
-const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify('nodesync', $1)", args: &[TEXTOID] };
+const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify($2, $1)", args: &[TEXTOID, TEXTOID] };
 
 /// Who sent a patch.
 pub struct Origin<'a> {
@@ -83,7 +84,8 @@ pub fn notify_payload(doc: &str, gen: Option<i64>) -> String {
 
 pub fn notify(client: &SpiClient<'_>, payload: &str) -> Result<()> {
     if crate::guc::NOTIFY.get() {
-        exec(client, &NOTIFY, &[payload.into()])?;
+        let channel = crate::guc::notify_channel()?;
+        exec(client, &NOTIFY, &[payload.into(), channel.into()])?;
     }
     Ok(())
 }
@@ -132,6 +134,10 @@ pub fn commit(
     }
     let versions = Value::Object(plan.versions.clone()).to_string();
     let payload = crate::guc::NOTIFY.get().then(|| notify_payload(doc, Some(gen)));
+    let channel = match payload {
+        Some(_) => crate::guc::notify_channel()?,
+        None => String::new(),
+    };
     let t = exec(
         client,
         &COMMIT,
@@ -157,6 +163,7 @@ pub fn commit(
             patch.to_string().into(),
             versions.into(),
             payload.into(),
+            channel.into(),
         ],
     )?;
     check_props_size(t, doc, limits)
@@ -231,9 +238,9 @@ const COMPACT: [Stmt; 4] = [
         sql: "DELETE FROM nodesync.piece p
                WHERE p.doc_id = $1 AND p.gen <= $2
                  AND (EXISTS (SELECT 1 FROM nodesync.piece q
-                               WHERE q.doc_id = p.doc_id AND q.key = p.key AND q.version = p.version + 1 AND q.gen <= $2)
+                               WHERE q.doc_id = $1 AND q.key = p.key AND q.version = p.version + 1 AND q.gen <= $2)
                       OR EXISTS (SELECT 1 FROM nodesync.tree t
-                                  WHERE t.doc_id = p.doc_id AND t.key = p.key AND t.version = p.version + 1 AND t.gen <= $2))",
+                                  WHERE t.doc_id = $1 AND t.key = p.key AND t.version = p.version + 1 AND t.gen <= $2))",
         args: &[INT8OID, INT8OID],
     },
     Stmt { sql: "UPDATE nodesync.documents SET horizon = $2 WHERE id = $1", args: &[INT8OID, INT8OID] },

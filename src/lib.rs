@@ -13,6 +13,9 @@
 //! - [`errors`]: `nodesync_core::Error` -> SQLSTATE + message + DETAIL, in one place
 //! - [`guc`]: the `nodesync.*` settings
 //! - [`sql`]: cached prepared statements
+//! - [`wait`]: `wait_gen`, how readers on a hot standby follow a document (SPEC §7)
+//! - [`refusals`]: errors about the server, the transaction or the caller's rights (25006,
+//!   25001, 42501), raised directly
 
 use pgrx::prelude::*;
 
@@ -25,8 +28,10 @@ pub mod errors;
 pub mod guc;
 pub mod history;
 pub mod read;
+pub mod refusals;
 pub mod spi_store;
 pub mod sql;
+pub mod wait;
 
 pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 pgrx::extension_sql_file!("../sql/functions.sql", name = "functions", finalize);

@@ -28,7 +28,8 @@ fn env(name: &str) -> String {
     })
 }
 
-fn conninfo(dbname: &str) -> String {
+/// The libpq connection string of database `dbname` on the test server (PGHOST, PGPORT, PGUSER).
+pub fn conninfo(dbname: &str) -> String {
     format!("host={} port={} user={} dbname={dbname} application_name=nodesync_tests", env("PGHOST"), env("PGPORT"), env("PGUSER"))
 }
 
@@ -54,7 +55,8 @@ fn setup() {
             .map(|r| r.get(0))
             .collect();
         for name in old {
-            let pid = name[DB_PREFIX.len()..].parse::<u32>().ok();
+            // `<prefix><pid>` or, from fresh_database, `<prefix><pid>_<suffix>`
+            let pid = name[DB_PREFIX.len()..].split('_').next().and_then(|p| p.parse::<u32>().ok());
             if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) || name == db {
                 let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
@@ -245,4 +247,180 @@ pub fn json_row(n: &Value) -> (String, NodeRow) {
             gen: n["gen"].as_i64().unwrap_or_else(|| panic!("node without gen: {n}")),
         },
     )
+}
+
+/// A session on another database of the same server (`dbname`), as the test user.
+pub fn connect_to(dbname: &str) -> Client {
+    Client::connect(&conninfo(dbname), NoTls).unwrap_or_else(|e| panic!("cannot connect with {}: {e}", conninfo(dbname)))
+}
+
+/// A new, empty database `<test_db()>_<suffix>` (dropped first if a previous run left it);
+/// nothing is created in it. Drop it with [`drop_database`] when done.
+pub fn fresh_database(suffix: &str) -> String {
+    setup();
+    let name = format!("{}_{suffix}", test_db());
+    let mut admin = connect_to("postgres");
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).expect("drop old database");
+    admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create database");
+    name
+}
+
+/// Drops a database made by [`fresh_database`].
+pub fn drop_database(name: &str) {
+    let mut admin = connect_to("postgres");
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+}
+
+/// Login roles for a test, named `<prefix>_<pid>_<name>`, created now and dropped (with what
+/// they own or were granted in this process's databases) when the value is dropped.
+pub struct Roles {
+    pub names: Vec<String>,
+}
+
+impl Roles {
+    pub fn create(prefix: &str, names: &[&str]) -> Roles {
+        setup();
+        let mut admin = connect_to("postgres");
+        let names: Vec<String> = names.iter().map(|n| format!("{prefix}_{}_{n}", std::process::id())).collect();
+        for n in &names {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{n}\""));
+            admin.batch_execute(&format!("CREATE ROLE \"{n}\" LOGIN")).unwrap_or_else(|e| panic!("create role {n}: {e}"));
+        }
+        Roles { names }
+    }
+
+    /// A session on `dbname` logged in as role number `i`.
+    pub fn connect(&self, i: usize, dbname: &str) -> Client {
+        let info = format!("{} user={}", conninfo(dbname).replace(&format!("user={}", env("PGUSER")), ""), self.names[i]);
+        Client::connect(&info, NoTls).unwrap_or_else(|e| panic!("cannot connect with {info}: {e}"))
+    }
+}
+
+impl Drop for Roles {
+    fn drop(&mut self) {
+        let mut admin = connect_to("postgres");
+        let dbs: Vec<String> = admin
+            .query("SELECT datname FROM pg_database WHERE datname LIKE $1 || '%'", &[&test_db()])
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        for db in dbs {
+            if let Ok(mut c) = Client::connect(&conninfo(&db), NoTls) {
+                for n in &self.names {
+                    let _ = c.batch_execute(&format!("DROP OWNED BY \"{n}\""));
+                }
+            }
+        }
+        for n in &self.names {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{n}\""));
+        }
+    }
+}
+
+/// One read as a JSON value: its rows (`sql` is wrapped in `jsonb_agg`), or its error's
+/// SQLSTATE and message. `$1` is the document id, `$2` the integer or text argument if any.
+fn read_value(c: &mut Client, sql: &str, doc: &str, arg: Option<i64>, key: Option<&str>) -> Value {
+    let q = format!("SELECT coalesce(jsonb_agg(to_jsonb(x)), '[]') FROM ({sql}) x");
+    let r = match (arg, key) {
+        (Some(a), _) => c.query_one(&q, &[&doc, &a]),
+        (None, Some(k)) => c.query_one(&q, &[&doc, &k]),
+        (None, None) => c.query_one(&q, &[&doc]),
+    };
+    match r {
+        Ok(row) => row.get(0),
+        Err(e) => {
+            let e = db_err(e);
+            serde_json::json!({"error": e.code, "message": e.message})
+        }
+    }
+}
+
+/// Everything a reader can ask about `doc` on this server, for gens up to `upto` + 1: the
+/// snapshot now and at every gen, `nodes`, `live_nodes`, its `documents` row, `diff_since` and
+/// `changes_since` from every gen, `node_history` of every key ever used (and of one never
+/// used), and `wait_gen(doc, 0, 0)`. Errors (below the horizon, out of range, unknown
+/// document) are part of the answer. Two servers, or one before and after an upgrade, that
+/// return equal values answer every read alike.
+pub fn all_reads(c: &mut Client, doc: &str, upto: i64) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("snapshot".into(), read_value(c, "SELECT nodesync.snapshot($1) AS s", doc, None, None));
+    out.insert("nodes".into(), read_value(c, "SELECT * FROM nodesync.nodes($1) ORDER BY key", doc, None, None));
+    out.insert("live_nodes".into(), read_value(c, "SELECT * FROM nodesync.live_nodes WHERE doc = $1 ORDER BY key", doc, None, None));
+    out.insert(
+        "documents".into(),
+        read_value(c, "SELECT id, doc, gen, horizon, live_nodes, created_by, created_at, meta FROM nodesync.documents WHERE doc = $1", doc, None, None),
+    );
+    for g in 0..=upto + 1 {
+        out.insert(format!("snapshot@{g}"), read_value(c, "SELECT nodesync.snapshot($1, $2) AS s", doc, Some(g), None));
+        out.insert(format!("diff_since {g}"), read_value(c, "SELECT nodesync.diff_since($1, $2) AS d", doc, Some(g), None));
+        out.insert(format!("changes_since {g}"), read_value(c, "SELECT * FROM nodesync.changes_since($1, $2)", doc, Some(g), None));
+    }
+    let keys: Vec<String> = c
+        .query("SELECT t.key FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id WHERE d.doc = $1 ORDER BY 1", &[&doc])
+        .expect("keys")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for k in keys.iter().map(String::as_str).chain(["never-existed"]) {
+        out.insert(format!("node_history {k}"), read_value(c, "SELECT * FROM nodesync.node_history($1, $2)", doc, None, Some(k)));
+    }
+    let w = c.query_one("SELECT nodesync.wait_gen($1, 0, 0)", &[&doc]).map(|r| r.get::<_, i64>(0)).map_err(|e| db_err(e).code);
+    out.insert("wait_gen".into(), serde_json::json!(w));
+    Value::Object(out)
+}
+
+/// `v` with the arrays whose order no function promises put in order: a diff's `nodes` (by
+/// key) and `deleted`. (A plan change, such as partitioned tables, may list them in another
+/// order; SPEC fixes the order of snapshot children, `changes_since` and `node_history` only.)
+pub fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, x) in m {
+                let mut x = canonical(x);
+                if let (true, Value::Array(a)) = (k == "nodes" || k == "deleted", &mut x) {
+                    a.sort_by_key(|n| n.get("key").map(|k| k.to_string()).unwrap_or_else(|| n.to_string()));
+                }
+                out.insert(k.clone(), x);
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        x => x.clone(),
+    }
+}
+
+/// Where two JSON values first differ (a path like `doc-1/diff_since 3/0/d/nodes`), if they do.
+pub fn first_difference(a: &Value, b: &Value) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    None => return Some(format!("{k}: only on the left")),
+                    Some(w) => {
+                        if let Some(d) = first_difference(v, w) {
+                            return Some(format!("{k}/{d}"));
+                        }
+                    }
+                }
+            }
+            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{k}: only on the right"))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                if let Some(d) = first_difference(v, w) {
+                    return Some(format!("{i}/{d}"));
+                }
+            }
+            (x.len() != y.len()).then(|| format!("lengths {} and {}", x.len(), y.len()))
+        }
+        _ => (a != b).then(|| format!("{a} vs {b}")),
+    }
+}
+
+/// Asserts that two JSON values are equal, naming where they differ rather than printing both.
+#[track_caller]
+pub fn assert_same(a: &Value, b: &Value, what: &str) {
+    if let Some(d) = first_difference(a, b) {
+        panic!("{what}: they differ at {d}");
+    }
 }

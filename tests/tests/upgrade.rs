@@ -1,0 +1,260 @@
+//! Upgrades (issue 9, part 1): `CREATE EXTENSION pg_nodesync VERSION '0.1.0'` still works with
+//! the new library (every C symbol of the frozen 0.1.0 install script is still exported), a
+//! 0.1.0 database filled with documents, history, log, seqs, compaction and deletions reads
+//! the same after `ALTER EXTENSION pg_nodesync UPDATE`, 0.2.0's features work on the old
+//! documents, and the upgraded schema equals a fresh 0.2.0 install's (pg_dump --schema-only
+//! --binary-upgrade of both, which lists every member object of the extension, its
+//! definition, privileges and initial privileges; only OIDs, xids and LSNs are blanked).
+
+use std::process::Command;
+
+use pg_nodesync_tests::*;
+use postgres::Client;
+use serde_json::{json, Value};
+
+fn bin(name: &str) -> String {
+    let p = format!("/usr/lib/postgresql/15/bin/{name}");
+    if std::path::Path::new(&p).exists() { p } else { name.to_string() }
+}
+
+fn env(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"))
+}
+
+fn version(c: &mut Client) -> String {
+    c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'pg_nodesync'", &[]).expect("extversion").get(0)
+}
+
+fn patch(c: &mut Client, doc: &str, p: Value, client: Option<&str>, seq: Option<i64>) -> Value {
+    c.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, &p, &client, &seq])
+        .unwrap_or_else(|e| panic!("patch {p} on {doc}: {e}"))
+        .get(0)
+}
+
+/// The documents of the upgrade test, written through the 0.1.0 schema: history, log, client
+/// seqs (some compacted into client_seq), deletions, a moved subtree, a dropped document,
+/// metadata, and numbers that only exact storage keeps.
+fn fill(c: &mut Client) -> Vec<(String, i64)> {
+    c.batch_execute("SELECT nodesync.create_doc('essay', 'doc', '{\"title\": \"Field notes\"}')").unwrap();
+    patch(c, "essay", json!({"ops": [
+        {"op": "create", "key": "h1", "kind": "heading", "parent": "root", "props": {"text": "Rain"}},
+        {"op": "create", "key": "p1", "kind": "paragraph", "parent": "root", "props": {"text": "It rained.", "n": "12345678901234567890.5e3"}},
+        {"op": "create", "key": "l1", "kind": "list", "parent": "p1"},
+        {"op": "create", "key": "i1", "kind": "item", "parent": "l1", "props": {"text": "coat"}},
+        {"op": "create", "key": "i2", "kind": "item", "parent": "l1", "props": {"text": "boots"}},
+        {"op": "create", "key": "i0", "kind": "item", "parent": "l1", "after": null, "props": {"text": "umbrella"}},
+        {"op": "create", "key": "p2", "kind": "paragraph", "parent": "root", "props": {"text": "gone soon"}}]}), Some("alice"), Some(1));
+    patch(c, "essay", json!({"ops": [{"op": "update", "key": "p1", "version": 1, "props": {"text": "It poured.", "n": null, "bold": true}}]}), Some("alice"), Some(2));
+    patch(c, "essay", json!({"ops": [{"op": "move", "key": "l1", "version": 1, "parent": "root", "after": "h1"}]}), Some("bob"), Some(10));
+    patch(c, "essay", json!({"ops": [{"op": "delete", "key": "p2", "version": 1}]}), Some("bob"), Some(11));
+    patch(c, "essay", json!({"ops": [{"op": "update", "key": "h1", "version": 1, "kind": "title"}, {"op": "delete", "key": "i2", "version": 1}]}), None, None);
+    patch(c, "essay", json!({"ops": [{"op": "update", "key": "i1", "version": 1, "props": {"text": "raincoat"}}]}), Some("alice"), Some(3));
+
+    c.batch_execute("SELECT nodesync.create_doc('board', 'board', '{\"rows\": 8}')").unwrap();
+    for i in 0..6 {
+        let after = if i == 0 { Value::Null } else { json!(format!("c{}", i - 1)) };
+        patch(c, "board", json!({"ops": [{"op": "create", "key": format!("c{i}"), "kind": "cell", "parent": "root", "after": after, "props": {"v": i}}]}), Some("carol"), Some(i + 1));
+    }
+    patch(c, "board", json!({"ops": [{"op": "update", "key": "c1", "version": 1, "props": {"v": 10}}]}), Some("dave"), Some(1));
+    // compaction: log and history at or below gen 4 go, carol's seqs move to client_seq
+    c.query_one("SELECT nodesync.compact('board', 4)", &[]).unwrap();
+    patch(c, "board", json!({"ops": [{"op": "delete", "key": "c0", "version": 1}]}), Some("carol"), Some(9));
+    c.batch_execute("UPDATE nodesync.documents SET meta = '{\"owner\": \"carol\"}' WHERE doc = 'board'").unwrap();
+
+    c.batch_execute("SELECT nodesync.create_doc('scratch')").unwrap();
+    patch(c, "scratch", json!({"ops": [{"op": "create", "key": "x", "kind": "p", "parent": "root"}]}), None, None);
+    c.query_one("SELECT nodesync.drop_doc('scratch', 2)", &[]).unwrap();
+    c.batch_execute("SELECT nodesync.create_doc('empty')").unwrap();
+    vec![("essay".into(), 7), ("board".into(), 9), ("scratch".into(), 2), ("empty".into(), 1)]
+}
+
+/// Every read of every document, and the raw rows of every table (what pg_dump would keep).
+fn state(c: &mut Client, docs: &[(String, i64)]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (doc, upto) in docs {
+        let mut r = all_reads(c, doc, *upto);
+        r.as_object_mut().unwrap().remove("wait_gen"); // 0.1.0 has no wait_gen
+        out.insert(doc.clone(), r);
+    }
+    for t in ["documents", "tree", "piece", "change", "client_seq"] {
+        let rows: Value = c
+            .query_one(&format!("SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), '[]') FROM nodesync.{t} x"), &[])
+            .unwrap()
+            .get(0);
+        out.insert(format!("table {t}"), rows);
+    }
+    out.insert(
+        "live_nodes".into(),
+        c.query_one("SELECT jsonb_agg(to_jsonb(x) ORDER BY doc, key) FROM nodesync.live_nodes x", &[]).unwrap().get(0),
+    );
+    Value::Object(out)
+}
+
+/// `pg_dump --schema-only --binary-upgrade` of `db`, with what differs between any two
+/// databases blanked: OIDs (of the extension's config tables, and the binary_upgrade_set_next_*
+/// calls), relfrozenxid/relminmxid, and pg_dump's random \restrict key. The data (the config
+/// tables' rows and the sequence's value) is not part of a schema: the setval line is dropped.
+fn schema(db: &str) -> String {
+    let out = Command::new(bin("pg_dump"))
+        .args(["-h", &env("PGHOST"), "-p", &env("PGPORT"), "-U", "postgres", "-d", db, "--schema-only", "--binary-upgrade"])
+        .output()
+        .expect("run pg_dump");
+    assert!(out.status.success(), "pg_dump {db}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf8 dump");
+    let mut lines = vec![];
+    for l in text.lines() {
+        if l.starts_with("\\restrict") || l.starts_with("\\unrestrict") || l.starts_with("SELECT pg_catalog.binary_upgrade_set_next_") {
+            continue;
+        }
+        if l.starts_with("SELECT pg_catalog.setval('nodesync.documents_id_seq'") {
+            continue;
+        }
+        lines.push(blank_numbers_in(l));
+    }
+    lines.join("\n")
+}
+
+fn blank_numbers_in(l: &str) -> String {
+    if l.contains("binary_upgrade_create_empty_extension") || l.contains("relfrozenxid") || l.starts_with("WHERE oid = ") {
+        let mut s = String::with_capacity(l.len());
+        let mut prev_digit = false;
+        for ch in l.chars() {
+            if ch.is_ascii_digit() {
+                if !prev_digit {
+                    s.push('N');
+                }
+                prev_digit = true;
+            } else {
+                s.push(ch);
+                prev_digit = false;
+            }
+        }
+        s.replace("'N.N.N'", "'0.2.0'")
+    } else {
+        l.to_string()
+    }
+}
+
+#[test]
+fn the_frozen_0_1_0_script_is_the_released_one_and_is_installed() {
+    // sql/released/ is generated once from the tagged commit 0fee8d5 and never edited
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let frozen = std::fs::read(repo.join("sql/released/pg_nodesync--0.1.0.sql")).expect("sql/released/pg_nodesync--0.1.0.sql");
+    let out = Command::new("sha256sum").arg(repo.join("sql/released/pg_nodesync--0.1.0.sql")).output().expect("sha256sum");
+    let sum = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    assert_eq!(sum, "2fd10f28fc463013a2d0442a14157971ed8ecec7a5c0320fd2e943b5a26130e0", "sql/released/pg_nodesync--0.1.0.sql was edited: it is frozen");
+    let mut c = connect();
+    let sharedir: String = c.query_one("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'", &[]).unwrap().get(0);
+    let installed = std::fs::read(format!("{sharedir}/extension/pg_nodesync--0.1.0.sql")).expect("the 0.1.0 script is installed (scripts/install.sh)");
+    assert_eq!(installed, frozen, "the installed 0.1.0 script is not the frozen one");
+    let default: String = c.query_one("SELECT default_version FROM pg_available_extensions WHERE name = 'pg_nodesync'", &[]).unwrap().get(0);
+    assert_eq!(default, "0.2.0");
+    let path: Vec<String> = c
+        .query("SELECT path FROM pg_extension_update_paths('pg_nodesync') WHERE source = '0.1.0' AND target = '0.2.0'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(path, vec!["0.1.0--0.2.0"], "one update script from 0.1.0 to 0.2.0");
+}
+
+#[test]
+fn update_from_0_1_0_keeps_every_read_and_equals_a_fresh_install() {
+    let old = fresh_database("upgrade_old");
+    let new = fresh_database("upgrade_new");
+    let mut c = connect_to(&old);
+    // every C function of the frozen 0.1.0 script resolves in the new library (CREATE FUNCTION
+    // ... LANGUAGE c looks the symbol up)
+    c.batch_execute("CREATE EXTENSION pg_nodesync VERSION '0.1.0'").expect("CREATE EXTENSION pg_nodesync VERSION '0.1.0'");
+    assert_eq!(version(&mut c), "0.1.0");
+    let docs = fill(&mut c);
+    let before = state(&mut c, &docs);
+    assert_eq!(before["board"]["documents"][0]["horizon"], json!(4), "the fixture compacted board");
+    assert!(!before["table client_seq"].as_array().unwrap().is_empty(), "the fixture has remembered seqs");
+
+    c.batch_execute("ALTER EXTENSION pg_nodesync UPDATE").expect("ALTER EXTENSION pg_nodesync UPDATE");
+    assert_eq!(version(&mut c), "0.2.0");
+    // a session that was open across the update reads the same; so does a new one
+    let after = state(&mut c, &docs);
+    for (k, v) in before.as_object().unwrap() {
+        assert_eq!(Some(v), after.get(k), "{k} changed across the update");
+    }
+    assert_eq!(before, after);
+    let mut fresh_session = connect_to(&old);
+    assert_eq!(state(&mut fresh_session, &docs), before);
+
+    // the schema is the one a fresh 0.2.0 install has
+    let mut n = connect_to(&new);
+    n.batch_execute("CREATE EXTENSION pg_nodesync").unwrap();
+    assert_eq!(version(&mut n), "0.2.0");
+    let (a, b) = (schema(&old), schema(&new));
+    if a != b {
+        let dir = std::env::temp_dir().join(format!("nodesync-upgrade-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("upgraded.sql"), &a).unwrap();
+        std::fs::write(dir.join("fresh.sql"), &b).unwrap();
+        let d = Command::new("diff").arg("-u").arg(dir.join("upgraded.sql")).arg(dir.join("fresh.sql")).output().expect("diff");
+        panic!("the upgraded schema differs from a fresh install's (both kept in {}):\n{}", dir.display(), String::from_utf8_lossy(&d.stdout));
+    }
+    assert!(a.contains("CREATE FUNCTION nodesync.wait_gen(doc text, gen bigint, timeout_ms integer DEFAULT 10000)"), "the dump shows the members");
+    assert!(a.contains("ALTER EXTENSION pg_nodesync ADD FUNCTION nodesync.wait_gen(doc text, gen bigint, timeout_ms integer)"));
+
+    // 0.2.0 on the old documents: text, split and join on rows written before the update,
+    // wait_gen, duplicates of seqs committed (or compacted) before it, new documents
+    let r = patch(&mut fresh_session, "essay", json!({"ops": [{"op": "text", "key": "p1", "version": 2, "prop": "text", "edits": [[3, 6, "rained"]]}]}), Some("alice"), Some(4));
+    assert_eq!(r, json!({"gen": 8, "versions": {"p1": 3}, "duplicate": false}));
+    let r = patch(&mut fresh_session, "essay", json!({"ops": [{"op": "split", "key": "p1", "version": 3, "prop": "text", "at": 3, "new": "p3"}]}), None, None);
+    assert_eq!(r["versions"], json!({"p1": 4, "p3": 1}));
+    let r = patch(&mut fresh_session, "essay", json!({"ops": [{"op": "join", "key": "p1", "version": 4, "next": "p3", "next_version": 1, "prop": "text"}]}), None, None);
+    assert_eq!(r["versions"], json!({"p1": 5, "p3": null}));
+    let text: String = fresh_session.query_one("SELECT props ->> 'text' FROM nodesync.nodes('essay') WHERE key = 'p1'", &[]).unwrap().get(0);
+    assert_eq!(text, "It rained.");
+    let snap_old: Value = fresh_session.query_one("SELECT nodesync.snapshot('essay', 7)", &[]).unwrap().get(0);
+    assert_eq!(snap_old, before["essay"]["snapshot"][0]["s"], "time travel to a pre-update gen still works");
+    let w: i64 = fresh_session.query_one("SELECT nodesync.wait_gen('essay', 10, 0)", &[]).unwrap().get(0);
+    assert_eq!(w, 10);
+    let dup = patch(&mut fresh_session, "essay", json!({"ops": [{"op": "update", "key": "p1", "version": 1}]}), Some("alice"), Some(2));
+    assert_eq!(dup, json!({"gen": 3, "versions": {"p1": 2}, "duplicate": true}), "a seq committed before the update");
+    let dup = patch(&mut fresh_session, "board", json!({"ops": []}), Some("carol"), Some(2));
+    assert_eq!(dup["duplicate"], json!(true), "a seq compacted into client_seq before the update");
+    let g: i64 = fresh_session.query_one("SELECT nodesync.create_doc('after-update')", &[]).unwrap().get(0);
+    assert_eq!(g, 1);
+    let e = fresh_session.query_one("SELECT nodesync.create_doc('essay')", &[]).map_err(db_err).unwrap_err();
+    assert_eq!(e.code, "23505");
+    fresh_session.query_one("SELECT nodesync.drop_doc('empty', 1)", &[]).unwrap();
+
+    drop((c, n, fresh_session));
+    drop_database(&old);
+    drop_database(&new);
+}
+
+#[test]
+fn create_doc_honours_insert_policies_from_the_update_on() {
+    // On the 0.1.0 schema create_doc keeps 0.1.0's behaviour (the C symbol the old script binds
+    // is kept): RLS on documents is not consulted, so a tenant can squat another's namespace.
+    // The update switches create_doc to the checked path; nothing else is needed.
+    let db = fresh_database("upgrade_rls");
+    let roles = Roles::create("ns_upg", &["acme"]);
+    let mut admin = connect_to(&db);
+    admin
+        .batch_execute(&format!(
+            "CREATE EXTENSION pg_nodesync VERSION '0.1.0';
+             ALTER TABLE nodesync.documents ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY tenant ON nodesync.documents FOR ALL USING (doc LIKE current_setting('app.tenant') || '/%');
+             ALTER ROLE \"{}\" IN DATABASE \"{db}\" SET app.tenant = 'acme';",
+            roles.names[0]
+        ))
+        .unwrap();
+    let mut a = roles.connect(0, &db);
+    let g: i64 = a.query_one("SELECT nodesync.create_doc('globex/squatted')", &[]).expect("0.1.0 lets acme squat").get(0);
+    assert_eq!(g, 1);
+    admin.batch_execute("ALTER EXTENSION pg_nodesync UPDATE").unwrap();
+    // the same session: it picks up the new definition of nodesync._create_doc at once
+    let e = a.query_one("SELECT nodesync.create_doc('globex/again')", &[]).map_err(db_err).expect_err("0.2.0 refuses");
+    assert_eq!(e.code, "42501", "{e:?}");
+    let g: i64 = a.query_one("SELECT nodesync.create_doc('acme/ok')", &[]).unwrap().get(0);
+    assert_eq!(g, 1);
+    drop((a, admin));
+    drop(roles);
+    drop_database(&db);
+}
