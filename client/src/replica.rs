@@ -40,6 +40,9 @@ pub struct Config {
     pub key_prefix: Option<String>,
     /// Seed for the backoff jitter.
     pub seed: u64,
+    /// With a read connection ([`Replica::read_from`]): how long a read waits there
+    /// (`nodesync.wait_gen`) for the gen it needs before it reads from the write connection.
+    pub read_wait: Duration,
     #[doc(hidden)]
     pub crash: Option<CrashPoint>,
 }
@@ -56,6 +59,7 @@ impl Config {
             journal: None,
             key_prefix: None,
             seed: now_micros() as u64,
+            read_wait: Duration::from_secs(2),
             crash: None,
         }
     }
@@ -164,15 +168,31 @@ pub struct Stats {
     pub dropped: u64,
     /// Reads of the change log (`changes_since`) for text-aware rebases and cursors.
     pub log_fetches: u64,
+    /// Reads served by the read connection ([`Replica::read_from`]).
+    pub reader_reads: u64,
+    /// Reads that went to the write connection because the read connection had not replayed
+    /// the gen this replica needs within `Config::read_wait`.
+    pub reader_fallbacks: u64,
     /// Per committed push: time from push() to the commit, retries included (µs).
     pub latencies_us: Vec<u64>,
 }
 
 type Callback = Box<dyn FnMut(&Changes) + Send>;
 
+/// A read connection (for example to a hot standby) and the newest gen it is known to show.
+struct Reader {
+    conn: Client,
+    seen: i64,
+}
+
 /// One replica of one document. See the crate docs.
 pub struct Replica {
     conn: Client,
+    /// Reads go here when set ([`Replica::read_from`]); writes and LISTEN always use `conn`.
+    reader: Option<Reader>,
+    /// The gen a read must show at least: this replica's last commit, or the gen a conflict or
+    /// a notification reported (read-your-writes on a read connection that lags).
+    min_gen: i64,
     cfg: Config,
     ws: Workspace,
     next_seq: i64,
@@ -266,8 +286,11 @@ impl Replica {
         let shadow = fetch_snapshot(&mut conn, &cfg.doc)?;
         let key_prefix = cfg.key_prefix.clone().unwrap_or_else(|| format!("{}.{}.", cfg.client, base36(now_micros() as u64)));
         let rng = Rng(cfg.seed | 1);
+        let min_gen = shadow.gen;
         Ok(Replica {
             conn,
+            reader: None,
+            min_gen,
             ws: Workspace::new(shadow, key_prefix),
             next_seq,
             journal,
@@ -497,6 +520,46 @@ impl Replica {
         Ok(())
     }
 
+    /// Reads (`snapshot`, `diff_since`, `changes_since`) from now on go to `reader`, for example
+    /// a connection to a hot standby; patches and `LISTEN` stay on the connection the replica
+    /// was opened with. Read-your-writes: before a read, `nodesync.wait_gen` on the reader
+    /// waits until it shows this replica's last commit (or the gen a conflict or a
+    /// notification named); if that takes longer than [`Config::read_wait`], the read goes to
+    /// the write connection instead (counted in `stats.reader_fallbacks`).
+    pub fn read_from(&mut self, reader: Client) {
+        self.reader = Some(Reader { conn: reader, seen: 0 });
+    }
+
+    /// Gives the read connection back (reads return to the write connection).
+    pub fn stop_reading_elsewhere(&mut self) -> Option<Client> {
+        self.reader.take().map(|r| r.conn)
+    }
+
+    /// The connection a read goes to: the read connection once it shows `min_gen`, else the
+    /// write connection.
+    fn read_conn(&mut self) -> Result<&mut Client, Error> {
+        let use_reader = match self.reader.as_mut() {
+            None => false,
+            Some(r) if r.seen >= self.min_gen => true,
+            Some(r) => {
+                let ms = i32::try_from(self.cfg.read_wait.as_millis()).unwrap_or(i32::MAX);
+                let g: i64 = r.conn.query_one("SELECT nodesync.wait_gen($1, $2, $3)", &[&self.cfg.doc, &self.min_gen, &ms])?.get(0);
+                r.seen = g;
+                g >= self.min_gen
+            }
+        };
+        if self.reader.is_some() && !use_reader {
+            self.stats.reader_fallbacks += 1;
+        }
+        match (use_reader, self.reader.as_mut()) {
+            (true, Some(r)) => {
+                self.stats.reader_reads += 1;
+                Ok(&mut r.conn)
+            }
+            _ => Ok(&mut self.conn),
+        }
+    }
+
     /// Sends the local edits as one patch; on a conflict pulls, rebases and retries (bounded,
     /// with backoff). After a commit the shadow is brought up to date (a pull).
     pub fn push(&mut self) -> Result<Pushed, Error> {
@@ -548,8 +611,12 @@ impl Replica {
                     return Ok(Pushed::Committed { gen, seq, attempts, ops });
                 }
                 Sent::Conflict(detail) => {
-                    // refused: nothing changed and the seq is not used up
+                    // refused: nothing changed and the seq is not used up; the rebase must
+                    // read at least the gen the refusal named
                     self.journal_write(seq, None)?;
+                    if let Some(g) = detail["gen"].as_i64() {
+                        self.min_gen = self.min_gen.max(g);
+                    }
                     self.stats.conflicts += 1;
                     if attempts >= self.cfg.max_attempts {
                         return Err(Error::Contention { attempts, conflicts: detail });
@@ -573,6 +640,7 @@ impl Replica {
     /// After a commit every local edit is on the server: bring the shadow up to date and make
     /// the local tree equal to it (cursors carried over what others committed meanwhile).
     fn after_commit(&mut self, own_gen: i64) -> Result<(), Error> {
+        self.min_gen = self.min_gen.max(own_gen);
         let old = self.ws.shadow.gen;
         let (remote, diff) = self.fetch_remote()?;
         let before = if self.ws.wants_server_log() {
@@ -592,9 +660,10 @@ impl Replica {
         if upto <= since {
             return Ok(Some(vec![]));
         }
-        let rows = match self.conn.query(
+        let doc = self.cfg.doc.clone();
+        let rows = match self.read_conn()?.query(
             "SELECT gen, patch FROM nodesync.changes_since($1, $2) WHERE gen <= $3 ORDER BY gen",
-            &[&self.cfg.doc, &since, &upto],
+            &[&doc, &since, &upto],
         ) {
             Ok(r) => r,
             Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => return Ok(None),
@@ -621,12 +690,13 @@ impl Replica {
     /// The server state now: the shadow plus `diff_since(shadow gen)` (or a snapshot if the
     /// diff does not apply).
     fn fetch_remote(&mut self) -> Result<(Tree, Option<Diff>), Error> {
-        let v: Value = self.conn.query_one("SELECT nodesync.diff_since($1, $2)", &[&self.cfg.doc, &self.ws.shadow.gen])?.get(0);
+        let (doc, since) = (self.cfg.doc.clone(), self.ws.shadow.gen);
+        let v: Value = self.read_conn()?.query_one("SELECT nodesync.diff_since($1, $2)", &[&doc, &since])?.get(0);
         let diff = Diff::from_json(&v).map_err(Error::Protocol)?;
         let mut remote = self.ws.shadow.clone();
         match remote.apply_diff(&diff) {
             Ok(()) => Ok((remote, Some(diff))),
-            Err(_) => Ok((fetch_snapshot(&mut self.conn, &self.cfg.doc)?, None)),
+            Err(_) => Ok((fetch_snapshot(self.read_conn()?, &doc)?, None)),
         }
     }
 
@@ -711,26 +781,33 @@ impl Replica {
     pub fn wait(&mut self, timeout: Duration) -> Result<Option<Changes>, Error> {
         let doc = self.cfg.doc.clone();
         let gen = self.ws.shadow.gen;
-        let newer = |payload: &str| {
-            serde_json::from_str::<Value>(payload)
-                .ok()
-                .is_some_and(|v| v["doc"].as_str() == Some(doc.as_str()) && v["gen"].as_i64().is_some_and(|g| g > gen))
+        // the newest gen a notification named, if newer than the shadow
+        let newer = |payload: &str| -> Option<i64> {
+            let v = serde_json::from_str::<Value>(payload).ok()?;
+            let g = v["gen"].as_i64()?;
+            (v["doc"].as_str() == Some(doc.as_str()) && g > gen).then_some(g)
         };
-        let mut hit = false;
+        let mut hit: Option<i64> = None;
         {
             let mut notes = self.conn.notifications();
             if timeout > Duration::ZERO {
                 let mut it = notes.timeout_iter(timeout);
                 if let Some(n) = it.next()? {
-                    hit |= n.channel() == "nodesync" && newer(n.payload());
+                    if n.channel() == "nodesync" {
+                        hit = hit.max(newer(n.payload()));
+                    }
                 }
             }
             let mut it = notes.iter();
             while let Some(n) = it.next()? {
-                hit |= n.channel() == "nodesync" && newer(n.payload());
+                if n.channel() == "nodesync" {
+                    hit = hit.max(newer(n.payload()));
+                }
             }
         }
-        if hit {
+        if let Some(g) = hit {
+            // a read connection must show at least what the notification announced
+            self.min_gen = self.min_gen.max(g);
             Ok(Some(self.pull()?))
         } else {
             Ok(None)
