@@ -2,7 +2,7 @@
 //! that performs the same logical edit on any of the three systems.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use postgres::error::SqlState;
@@ -12,17 +12,30 @@ use serde_json::Value;
 
 pub const DB: &str = "nodesync_bench";
 
-pub fn env(k: &str, default: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| default.to_string())
+/// The server the benchmark runs on (scripts/bench.sh exports PGHOST, PGPORT and PGUSER).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Server {
+    /// Server host or socket directory
+    #[arg(long = "pghost", env = "PGHOST", default_value = "/tmp/nodesync-bench-55450", global = true)]
+    pub host: String,
+    /// Server port
+    #[arg(long = "pgport", env = "PGPORT", default_value_t = 55450, global = true)]
+    pub port: u16,
+    /// User to connect as (a superuser: the benchmark creates its database)
+    #[arg(long = "pguser", env = "PGUSER", default_value = "postgres", global = true)]
+    pub user: String,
 }
 
-pub fn conninfo(db: &str) -> String {
-    format!(
-        "host={} port={} user={} dbname={db} application_name=nodesync_bench",
-        env("PGHOST", "/tmp/nodesync-bench-55450"),
-        env("PGPORT", "55450"),
-        env("PGUSER", "postgres")
-    )
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+/// Sets the server every later connection goes to (once, before the first connection).
+pub fn use_server(s: Server) {
+    SERVER.set(s).expect("the server is set once");
+}
+
+fn conninfo(db: &str) -> String {
+    let s = SERVER.get().expect("db::use_server first");
+    format!("host={} port={} user={} dbname={db} application_name=nodesync_bench", s.host, s.port, s.user)
 }
 
 pub fn connect() -> Client {
@@ -30,13 +43,15 @@ pub fn connect() -> Client {
 }
 
 /// The three systems measured side by side.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Sys {
     /// pg_nodesync: `nodesync.apply_patch`.
+    #[value(name = "nodesync")]
     Ext,
     /// Baseline "floor": the least work any correct implementation must do.
     Floor,
     /// Baseline "snapshot-rewrite": ShareDB's Postgres adapter pattern.
+    #[value(name = "snapshot-rewrite")]
     Snap,
 }
 

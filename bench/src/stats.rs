@@ -1,28 +1,48 @@
-//! Latency statistics and a small deterministic random number generator (no dependencies).
+//! Latency statistics: an HDR histogram at microsecond resolution, 3 significant digits
+//! (`hdrhistogram`), and the throughput/latency summary of one measured series.
 
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-/// splitmix64: deterministic, seedable, good enough to pick nodes and keystrokes.
-pub struct Rng(u64);
+/// Recorded times, in microseconds.
+#[derive(Clone)]
+pub struct Hist(Histogram<u64>);
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03))
+impl Default for Hist {
+    fn default() -> Hist {
+        // auto-resizing: any latency fits, 3 significant digits (0.1 %) at every magnitude
+        Hist(Histogram::new(3).expect("3 significant digits"))
     }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+}
+
+impl Hist {
+    pub fn record(&mut self, d: Duration) {
+        self.record_us(d.as_secs_f64() * 1e6);
     }
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    /// A time in microseconds (rounded to the microsecond).
+    pub fn record_us(&mut self, us: f64) {
+        self.0.record(us.max(0.0).round() as u64).expect("auto-resizing histogram");
     }
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    pub fn add(&mut self, other: &Hist) {
+        self.0.add(&other.0).expect("auto-resizing histogram");
+    }
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+    /// The value below or at which a fraction `q` of the recorded times lie (nearest rank).
+    pub fn quantile_us(&self, q: f64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        self.0.value_at_quantile(q) as f64
+    }
+    pub fn median_us(&self) -> f64 {
+        self.quantile_us(0.5)
+    }
+    pub fn median_ms(&self) -> f64 {
+        self.median_us() / 1000.0
     }
 }
 
@@ -42,21 +62,19 @@ pub struct Lat {
 }
 
 impl Lat {
-    /// From per-operation latencies in microseconds and the wall-clock time they took.
-    pub fn from_us(lat_us: &mut [f64], secs: f64) -> Lat {
-        if lat_us.is_empty() {
+    /// From per-operation latencies and the wall-clock time they took.
+    pub fn from_hist(h: &Hist, secs: f64) -> Lat {
+        if h.len() == 0 {
             return Lat::default();
         }
-        lat_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let n = lat_us.len();
-        let mean = lat_us.iter().sum::<f64>() / n as f64;
+        let n = h.len() as usize;
         Lat {
             n,
             secs,
             ops_s: if secs > 0.0 { n as f64 / secs } else { 0.0 },
-            mean_ms: mean / 1000.0,
-            p50_ms: pct(lat_us, 0.50) / 1000.0,
-            p99_ms: pct(lat_us, 0.99) / 1000.0,
+            mean_ms: h.0.mean() / 1000.0,
+            p50_ms: h.quantile_us(0.50) / 1000.0,
+            p99_ms: h.quantile_us(0.99) / 1000.0,
             retries: 0,
         }
     }
@@ -70,24 +88,32 @@ impl Lat {
     }
 }
 
-/// Percentile of sorted values (nearest rank).
-pub fn pct(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
-
-pub fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    pct(&s, 0.5)
-}
-
 pub fn r3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
 }
 pub fn r4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank_within_three_digits() {
+        let mut h = Hist::default();
+        for us in 1..=1000 {
+            h.record_us(us as f64);
+        }
+        assert_eq!(h.len(), 1000);
+        assert_eq!(h.median_us(), 500.0);
+        assert_eq!(h.quantile_us(0.99), 990.0);
+        let mut big = Hist::default();
+        big.record(Duration::from_millis(4001));
+        let got = big.median_us();
+        assert!((got - 4_001_000.0).abs() / 4_001_000.0 < 1e-3, "{got}");
+        let l = Lat::from_hist(&h, 2.0);
+        assert_eq!((l.n, l.ops_s, l.p50_ms), (1000, 500.0, 0.5));
+        assert_eq!(Lat::from_hist(&Hist::default(), 1.0).n, 0);
+    }
 }

@@ -3,24 +3,30 @@
 //! `split`, deleting one a `join`). Run twice on fresh documents: with `text`/`split`/`join` ops,
 //! and with whole-value updates (`update` of the paragraph's text; create/delete for Enter and
 //! Backspace), so the two can be compared in one run: edits/s, WAL bytes per edit and the bytes
-//! the document keeps (tree, history and log rows) per byte of final text.
+//! the document keeps (tree, history and log rows) per byte of final text. [`w7`] runs it.
 
+use std::collections::BTreeMap;
 use std::io::Read;
+use std::path::Path;
 use std::time::Instant;
 
 use postgres::Client;
 use serde_json::{json, Value};
 
+use crate::db;
+use crate::report::Report;
+use crate::stats::r3;
+
 /// A trace: start text, the edits `(at, delete, insert)` in code points of the whole text, and
 /// the expected end text.
-pub struct Trace {
+struct Trace {
     pub name: String,
     pub start: String,
     pub end: String,
     pub edits: Vec<(usize, usize, String)>,
 }
 
-pub fn load(path: &std::path::Path) -> Result<Trace, String> {
+fn load(path: &Path) -> Result<Trace, String> {
     let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut s = String::new();
     flate2::read::GzDecoder::new(f).read_to_string(&mut s).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -43,7 +49,7 @@ pub fn load(path: &std::path::Path) -> Result<Trace, String> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Style {
+enum Style {
     /// `text` splices, `split` for a newline, `join` for a deleted newline.
     TextOps,
     /// `update` with the paragraph's whole new text; `create`/`delete` for newlines.
@@ -51,7 +57,7 @@ pub enum Style {
 }
 
 impl Style {
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Style::TextOps => "text ops",
             Style::WholeValue => "whole-value updates",
@@ -173,7 +179,7 @@ fn ops_for(doc: &mut Doc, style: Style, at: usize, mut delete: usize, insert: &s
     ops
 }
 
-pub struct Replayed {
+struct Replayed {
     pub edits: usize,
     pub secs: f64,
     pub wal_bytes: f64,
@@ -191,7 +197,7 @@ const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FR
 
 /// A replay in progress: one document, one style. [`Replay::run`] plays a range of the trace's
 /// edits, so two styles can be interleaved in chunks (machine noise then hits both alike).
-pub struct Replay<'t> {
+struct Replay<'t> {
     doc: String,
     trace: &'t Trace,
     style: Style,
@@ -204,7 +210,7 @@ pub struct Replay<'t> {
 
 impl<'t> Replay<'t> {
     /// A new document `doc` holding the trace's start text, one paragraph per line.
-    pub fn new(c: &mut Client, doc: &str, trace: &'t Trace, style: Style) -> Replay<'t> {
+    fn new(c: &mut Client, doc: &str, trace: &'t Trace, style: Style) -> Replay<'t> {
         c.execute("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
         let mut d = Doc { paras: vec![], next_key: 0 };
         let mut ops = vec![];
@@ -219,8 +225,8 @@ impl<'t> Replay<'t> {
     }
 
     /// Plays the next `n` edits (fewer at the end of the trace), one patch per edit.
-    pub fn run(&mut self, c: &mut Client, n: usize) {
-        let lsn = crate::db::wal_lsn(c);
+    fn run(&mut self, c: &mut Client, n: usize) {
+        let lsn = db::wal_lsn(c);
         let t0 = Instant::now();
         let end = (self.done + n).min(self.trace.edits.len());
         for k in self.done..end {
@@ -239,12 +245,12 @@ impl<'t> Replay<'t> {
             }
         }
         self.secs += t0.elapsed().as_secs_f64();
-        self.wal_bytes += crate::db::wal_since(c, &lsn);
+        self.wal_bytes += db::wal_since(c, &lsn);
         self.done = end;
     }
 
     /// Checks the server's text against the replayer's and measures what the document keeps.
-    pub fn finish(self, c: &mut Client) -> Replayed {
+    fn finish(self, c: &mut Client) -> Replayed {
         let row_bytes: i64 = c.query_one(ROW_BYTES, &[&self.doc]).expect("row bytes").get(0);
         let server: String = c
             .query_one(
@@ -264,3 +270,74 @@ impl<'t> Replay<'t> {
         }
     }
 }
+
+/// Workload 7: a real keystroke trace through plain SQL calls, text ops vs whole-value updates
+/// in the same run. Quick runs replay its first 20,000 edits, full runs all of it.
+pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
+    let t = match load(path) {
+        Ok(t) => t,
+        Err(e) => {
+            rep.section("7. real keystroke trace: skipped");
+            rep.line(format!("cannot read the trace: {e} (set BENCH_TRACE or --trace-file)"));
+            return json!({"skipped": e});
+        }
+    };
+    let n = if quick { 20_000.min(t.edits.len()) } else { t.edits.len() };
+    rep.section(&format!(
+        "7. real keystroke trace {}: {n} of {} edits through apply_patch, one patch per edit, paragraphs as nodes, async commit",
+        t.name,
+        t.edits.len()
+    ));
+    rep.line(format!("{:<22} {:>10} {:>14} {:>18} {:>14}", "style", "edits/s", "WAL B/edit", "doc rows B/text B", "end text"));
+    let mut c = db::connect();
+    c.batch_execute("SET synchronous_commit = off").unwrap();
+    let mut out = serde_json::Map::new();
+    let mut got = BTreeMap::new();
+    // the two styles alternate in chunks of 5,000 edits, so machine noise hits both alike
+    let styles = [(Style::TextOps, "real-trace-text"), (Style::WholeValue, "real-trace-whole")];
+    let mut replays: Vec<Replay<'_>> = styles.iter().map(|(s, d)| Replay::new(&mut c, d, &t, *s)).collect();
+    let t0 = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let chunk = 5_000.min(n - done);
+        for r in replays.iter_mut() {
+            r.run(&mut c, chunk);
+        }
+        done += chunk;
+        eprintln!("  trace {}: {done} / {n} edits in each style ({:.0} s)", t.name, t0.elapsed().as_secs_f64());
+    }
+    for ((style, _), replay) in styles.iter().zip(replays) {
+        let style = *style;
+        let r = replay.finish(&mut c);
+        let per_byte = r.row_bytes / r.text_bytes.max(1) as f64;
+        let end = match r.matches_end {
+            Some(true) => "= endContent",
+            Some(false) => "DIFFERS",
+            None => "(prefix)",
+        };
+        rep.line(format!(
+            "{:<22} {:>10.0} {:>14.0} {:>18.1} {:>14}",
+            style.name(),
+            r.edits as f64 / r.secs,
+            r.wal_bytes / r.edits as f64,
+            per_byte,
+            end
+        ));
+        out.insert(
+            style.name().into(),
+            json!({"edits": r.edits, "secs": r3(r.secs), "edits_per_s": r3(r.edits as f64 / r.secs), "wal_bytes_per_edit": r3(r.wal_bytes / r.edits as f64),
+                   "row_bytes": r.row_bytes, "text_bytes": r.text_bytes, "row_bytes_per_text_byte": r3(per_byte), "matches_end": r.matches_end}),
+        );
+        got.insert(style.name(), (r.edits as f64 / r.secs, r.wal_bytes / r.edits as f64, r.row_bytes));
+    }
+    let (t_ops, whole) = (got["text ops"], got["whole-value updates"]);
+    rep.line(format!(
+        "text ops / whole-value: {:.2}x edits/s, {:.2}x WAL per edit, {:.2}x stored bytes",
+        t_ops.0 / whole.0,
+        t_ops.1 / whole.1,
+        t_ops.2 / whole.2
+    ));
+    out.insert("ratios_text_to_whole".into(), json!({"edits_per_s": r3(t_ops.0 / whole.0), "wal": r3(t_ops.1 / whole.1), "stored": r3(t_ops.2 / whole.2)}));
+    Value::Object(out)
+}
+

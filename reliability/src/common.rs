@@ -86,14 +86,23 @@ pub fn fresh_db(db: &str) {
 
 /// How a failed call failed.
 #[derive(Debug, Clone)]
-#[allow(dead_code)]
 pub enum Fail {
     /// 40001: the patch was refused (conflict).
-    Conflict(String),
+    Conflict,
     /// The connection or server went away: the outcome is unknown.
     Lost(String),
     /// Any other server error: `(sqlstate, message)`.
     Other(String, String),
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Conflict => write!(f, "40001 conflict"),
+            Fail::Lost(m) => write!(f, "connection lost: {m}"),
+            Fail::Other(code, m) => write!(f, "{code} {m}"),
+        }
+    }
 }
 
 pub fn classify(e: &postgres::Error) -> Fail {
@@ -101,7 +110,7 @@ pub fn classify(e: &postgres::Error) -> Fail {
         Some(d) => {
             let code = d.code().code().to_string();
             if code == "40001" {
-                Fail::Conflict(d.detail().unwrap_or("").to_string())
+                Fail::Conflict
             } else if code.starts_with("57P") || code.starts_with("08") {
                 Fail::Lost(format!("{code} {}", d.message()))
             } else {

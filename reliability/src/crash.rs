@@ -35,33 +35,34 @@ struct Ledger {
     unexpected: Vec<String>,
 }
 
+/// `reliability crash`: the cluster to kill and restart.
+#[derive(clap::Args, Debug)]
 pub struct Opts {
+    /// Concurrent writers (connections)
+    #[arg(long, default_value_t = 8)]
     pub writers: usize,
+    /// Documents the writers share
+    #[arg(long, default_value_t = 2)]
     pub docs: usize,
+    /// SIGKILLs (postmaster or one backend), each followed by recovery
+    #[arg(long, default_value_t = 3)]
     pub kills: usize,
-    pub seed: u64,
+    /// The cluster's data directory (its postmaster.pid names the process to kill)
+    #[arg(long, default_value = "")]
     pub pgdir: String,
+    /// The cluster's port (for the cluster script)
+    #[arg(long, default_value = "")]
     pub port: String,
+    /// Script that restarts the cluster (`SCRIPT start` with NODESYNC_PORT and NODESYNC_PGDIR)
+    #[arg(long, default_value = "scripts/cluster.sh")]
     pub cluster_script: String,
 }
 
-#[allow(dead_code)]
-enum Sent {
-    Ok(Value),
-    Conflict,
-    Lost(String),
-    Other(String),
-}
-
-fn send(c: &mut Client, doc: &str, patch: &Value, client: &str, seq: i64) -> Sent {
-    match c.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, patch, &client, &seq]) {
-        Ok(r) => Sent::Ok(r.get(0)),
-        Err(e) => match classify(&e) {
-            Fail::Conflict(_) => Sent::Conflict,
-            Fail::Lost(m) => Sent::Lost(m),
-            Fail::Other(code, m) => Sent::Other(format!("{code} {m}")),
-        },
-    }
+/// One patch with its `(client, seq)`: the commit's result, or how it failed.
+fn send(c: &mut Client, doc: &str, patch: &Value, client: &str, seq: i64) -> Result<Value, Fail> {
+    c.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, patch, &client, &seq])
+        .map(|r| r.get(0))
+        .map_err(|e| classify(&e))
 }
 
 fn writer(i: usize, doc: String, seed: u64, stop: Arc<AtomicBool>, ledger: Arc<Mutex<Ledger>>) {
@@ -97,10 +98,10 @@ fn writer(i: usize, doc: String, seed: u64, stop: Arc<AtomicBool>, ledger: Arc<M
         };
         seq += 1;
         match send(c, &doc, &patch, &me, seq) {
-            Sent::Ok(r) => record(&ledger, &doc, &me, seq, &patch, &r),
-            Sent::Conflict => ledger.lock().unwrap().conflicts += 1,
-            Sent::Other(m) => ledger.lock().unwrap().unexpected.push(format!("{me} seq {seq}: {m} for {patch}")),
-            Sent::Lost(_) => {
+            Ok(r) => record(&ledger, &doc, &me, seq, &patch, &r),
+            Err(Fail::Conflict) => ledger.lock().unwrap().conflicts += 1,
+            Err(e @ Fail::Other(..)) => ledger.lock().unwrap().unexpected.push(format!("{me} seq {seq}: {e} for {patch}")),
+            Err(Fail::Lost(_)) => {
                 // the ack is lost: resend the same (client, seq) until an answer comes
                 conn = None;
                 let t0 = Instant::now();
@@ -110,21 +111,21 @@ fn writer(i: usize, doc: String, seed: u64, stop: Arc<AtomicBool>, ledger: Arc<M
                     }
                     let Some(mut c2) = connect_retry(DB, &app, give_up) else { break "unresolved".to_string() };
                     match send(&mut c2, &doc, &patch, &me, seq) {
-                        Sent::Ok(r) => {
+                        Ok(r) => {
                             conn = Some(c2);
                             let dup = r["duplicate"] == Value::Bool(true);
                             record(&ledger, &doc, &me, seq, &patch, &r);
                             break if dup { "duplicate".into() } else { "applied".into() };
                         }
-                        Sent::Conflict => {
+                        Err(Fail::Conflict) => {
                             conn = Some(c2);
                             break "conflict".into();
                         }
-                        Sent::Other(m) => {
+                        Err(e @ Fail::Other(..)) => {
                             conn = Some(c2);
-                            break format!("error {m}");
+                            break format!("error {e}");
                         }
-                        Sent::Lost(_) => std::thread::sleep(Duration::from_millis(200)),
+                        Err(Fail::Lost(_)) => std::thread::sleep(Duration::from_millis(200)),
                     }
                 };
                 ledger.lock().unwrap().in_doubt.push((doc.clone(), me.clone(), seq, patch.clone(), outcome));
@@ -201,7 +202,7 @@ fn start_cluster(o: &Opts, old: Option<i32>) -> bool {
     false
 }
 
-pub fn run(o: Opts) {
+pub fn run(o: Opts, seed: u64) {
     let t_start = Instant::now();
     fresh_db(DB);
     let docs: Vec<String> = (0..o.docs).map(|i| format!("crash-{i}")).collect();
@@ -216,10 +217,9 @@ pub fn run(o: Opts) {
     let mut handles = vec![];
     for i in 0..o.writers {
         let (doc, stop, ledger) = (docs[i % docs.len()].clone(), stop.clone(), ledger.clone());
-        let seed = o.seed;
         handles.push(std::thread::spawn(move || writer(i, doc, seed, stop, ledger)));
     }
-    let mut rng = Rng(o.seed ^ 0xC0FFEE);
+    let mut rng = Rng(seed ^ 0xC0FFEE);
     let (mut pm_kills, mut be_kills, mut recoveries) = (0u64, 0u64, 0u64);
     let mut recovery_ms = vec![];
     for k in 0..o.kills {

@@ -66,7 +66,7 @@ fn deep(rng: &mut Rng, levels: usize) -> String {
     for _ in 0..levels {
         s.push_str(if objs { "{\"a\":" } else { "[" });
     }
-    s.push_str("1");
+    s.push('1');
     for _ in 0..levels {
         s.push(if objs { '}' } else { ']' });
     }

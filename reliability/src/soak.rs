@@ -53,12 +53,12 @@ pub fn run(clients: usize, patches: usize, seed: u64, snap_samples: usize) {
                         commits.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => match classify(&e) {
-                        Fail::Conflict(_) => {
+                        Fail::Conflict => {
                             conflicts.fetch_add(1, Ordering::Relaxed);
                         }
                         other => {
                             let mut es = errors.lock().unwrap();
-                            es.push(format!("{me} seq {seq}: {other:?} for {}", short(&patch.to_string(), 300)));
+                            es.push(format!("{me} seq {seq}: {other} for {}", short(&patch.to_string(), 300)));
                             last_err += 1;
                             if last_err > 20 {
                                 return;
