@@ -7,12 +7,14 @@
 //! - [`workspace`]: [`Workspace`]: the local edit state (shadow, local tree, dirty keys), no I/O
 //! - [`replica`]: [`Replica`]: a workspace over a connection: push / pull / live, bounded retries
 //! - [`journal`]: the durable retry journal
-//! - [`sim`]: simulated editors (tests and `nodesync-demo`)
+//! - `sim` (feature `sim`): simulated editors and typists over the reference model (tests and
+//!   `nodesync-demo`)
 
 pub mod blocks;
 pub mod journal;
 pub mod rebase;
 pub mod replica;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod tree;
 pub mod workspace;

@@ -458,7 +458,7 @@ pub fn make_patch(shadow: &Tree, local: &Tree, placed: &BTreeSet<String>, dirty:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nodesync_core::model::Model;
+    use nodesync_core::reference::Model;
     use nodesync_core::patch::{parse, Limits};
     use serde_json::json;
 

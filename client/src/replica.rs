@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nodesync_core::model::Rng;
 use nodesync_core::patch::{parse, Limits, Patch, Place, MAX_NAME_BYTES};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
@@ -197,7 +196,7 @@ pub struct Replica {
     ws: Workspace,
     next_seq: i64,
     journal: Option<Journal>,
-    rng: Rng,
+    rng: fastrand::Rng,
     dropped: Vec<Dropped>,
     committed: Vec<(i64, Value)>,
     recovery: Option<Recovery>,
@@ -285,7 +284,7 @@ impl Replica {
         }
         let shadow = fetch_snapshot(&mut conn, &cfg.doc)?;
         let key_prefix = cfg.key_prefix.clone().unwrap_or_else(|| format!("{}.{}.", cfg.client, base36(now_micros() as u64)));
-        let rng = Rng(cfg.seed | 1);
+        let rng = fastrand::Rng::with_seed(cfg.seed);
         let min_gen = shadow.gen;
         Ok(Replica {
             conn,
@@ -633,7 +632,7 @@ impl Replica {
         let base = self.cfg.backoff.as_micros() as u64;
         let cap = self.cfg.max_backoff.as_micros() as u64;
         let exp = base.saturating_mul(1u64 << attempt.min(20).saturating_sub(1)).min(cap).max(1);
-        let jitter = self.rng.below(exp.min(u32::MAX as u64) as u32 + 1) as u64;
+        let jitter = self.rng.u64(0..=exp);
         std::thread::sleep(Duration::from_micros(exp / 2 + jitter / 2));
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use nodesync_core::model::{Applied, Model, Rng};
+use nodesync_core::reference::{Applied, Model, Rng};
 use nodesync_core::patch::{parse, Limits, Patch, Place, ROOT};
 use serde_json::{json, Map, Value};
 
@@ -394,7 +394,7 @@ pub fn check_words(text: &str, typists: &[Typist]) -> Result<(), String> {
 
 // ------------------------------------------------------------------------------ model server
 
-/// The reference model of SPEC (`nodesync_core::model`) as an in-memory server with a change
+/// The reference model of SPEC (`nodesync_core::reference`) as an in-memory server with a change
 /// log, for tests of workspaces without Postgres.
 pub struct ModelServer {
     pub model: Model,

@@ -14,7 +14,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::Rng;
+use nodesync_core::reference::Rng;
 use pg_nodesync_client::sim::{random_edit, seed_patch, Edit};
 use pg_nodesync_client::{Config, Policy, Pushed, Replica, Rule, Tree};
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! No server: replicas (bare [`Workspace`]s) edit, push to and pull from the reference model of
-//! SPEC (`nodesync_core::model::Model`) in random interleavings: creates, moves, deletes,
+//! SPEC (`nodesync_core::reference::Model`) in random interleavings: creates, moves, deletes,
 //! props, kinds, typed words (splices and whole-value updates), Enter and Backspace. Checks,
 //! per step: every patch is valid; a patch made on an up-to-date shadow lands exactly on the
 //! local tree; after one rebase onto the current state a push never conflicts again; local
@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use nodesync_core::model::{Applied, Model, Rng};
+use nodesync_core::reference::{Applied, Model, Rng};
 use nodesync_core::patch::{parse, Limits, Patch};
 use pg_nodesync_client::sim::random_edit;
 use pg_nodesync_client::tree::FlatEntry;

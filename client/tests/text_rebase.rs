@@ -4,7 +4,7 @@
 //! server's change log and without it (the diff fallback used below the horizon) where the
 //! outcome does not depend on it.
 
-use nodesync_core::model::Rng;
+use nodesync_core::reference::Rng;
 use pg_nodesync_client::sim::{blocks_text, check_words, ModelServer, Stroke, Typist};
 use pg_nodesync_client::{Policy, Rule, Workspace};
 use serde_json::{json, Map, Value};

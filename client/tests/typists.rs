@@ -14,7 +14,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::Rng;
+use nodesync_core::reference::Rng;
 use pg_nodesync_client::sim::{blocks_text, check_words, count, Stroke, Typist};
 use pg_nodesync_client::{Config, Error, Pushed, Replica, Tree};
 use serde_json::{json, Value};

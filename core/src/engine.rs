@@ -647,7 +647,7 @@ pub fn evaluate<S: Store>(store: &mut S, patch: &Patch, limits: Limits) -> Resul
 mod tests {
     use super::*;
     use crate::patch::parse;
-    use crate::store::MemStore;
+    use crate::memstore::MemStore;
     use serde_json::json;
 
     fn doc() -> MemStore {

@@ -8,12 +8,13 @@
 //! - [`text`]: splices of string properties in code points (the `text`, `split`, `join` ops)
 //! - [`ot`]: operational transform of text edits (transform, compose, diff, caret mapping) for clients
 //! - [`tree`]: nested snapshot JSON from node rows
-//! - [`model`]: a naive, obviously-correct reference model of SPEC for property tests
+//! - [`reference`] and [`memstore`] (feature `testing`, never in the extension's build): a
+//!   naive, obviously-correct reference model of SPEC and an in-memory [`store::Store`], for
+//!   property tests
 //! - [`error`]: the one error enum and its SQLSTATEs
 
 pub mod engine;
 pub mod error;
-pub mod model;
 #[cfg(feature = "ot")]
 pub mod ot;
 pub mod patch;
@@ -21,6 +22,11 @@ pub mod pos;
 pub mod store;
 pub mod text;
 pub mod tree;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod memstore;
+#[cfg(any(test, feature = "testing"))]
+pub mod reference;
 
 pub use error::{Conflict, Error, Reason, Result, SqlState};
 pub use patch::{Limits, Op, Patch, Place};

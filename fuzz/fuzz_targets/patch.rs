@@ -5,9 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use nodesync_core::engine::{evaluate, Outcome};
-use nodesync_core::model::{random_patch, Applied, Model, Rng};
+use nodesync_core::reference::{random_patch, Applied, Model, Rng};
 use nodesync_core::patch::{parse, Limits};
-use nodesync_core::store::MemStore;
+use nodesync_core::memstore::MemStore;
 use nodesync_core::Reason;
 use serde_json::{Map, Value};
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::{random_patch, Applied, Doc, MNode, Model, Rng};
+use nodesync_core::reference::{random_patch, Applied, Doc, MNode, Model, Rng};
 use nodesync_core::patch::{parse, Limits};
 use nodesync_core::tree::flatten_snapshot;
 use postgres::{Client, NoTls};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::Rng;
+use nodesync_core::reference::Rng;
 use postgres::Client;
 use serde_json::Value;
 

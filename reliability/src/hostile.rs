@@ -4,7 +4,7 @@
 //! produced as JSON *text*, so it can hold what serde_json cannot (duplicate keys, 1e400,
 //! lone surrogate escapes).
 
-use nodesync_core::model::{random_patch, Doc, Rng};
+use nodesync_core::reference::{random_patch, Doc, Rng};
 use serde_json::{json, Map, Value};
 
 /// Raw JSON number texts that are out of range or odd for a version/base/seq.

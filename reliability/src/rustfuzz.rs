@@ -10,9 +10,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use nodesync_core::engine::{evaluate, Outcome};
-use nodesync_core::model::{random_patch, Applied, Model, Rng};
+use nodesync_core::reference::{random_patch, Applied, Model, Rng};
 use nodesync_core::patch::{parse, Limits};
-use nodesync_core::store::MemStore;
+use nodesync_core::memstore::MemStore;
 use nodesync_core::{Error, Reason};
 use serde_json::{Map, Value};
 

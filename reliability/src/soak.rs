@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::Rng;
+use nodesync_core::reference::Rng;
 use serde_json::Value;
 
 use crate::common::*;

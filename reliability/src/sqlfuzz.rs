@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use nodesync_core::model::Rng;
+use nodesync_core::reference::Rng;
 use postgres::types::ToSql;
 use postgres::Client;
 use serde_json::Value;
@@ -130,7 +130,7 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
                 let s: Value = c.query_one("SELECT nodesync.snapshot($1)", &[&doc]).unwrap().get(0);
                 let d = doc_from_snapshot(&s);
                 let seedv = rng.seed(16);
-                let p = nodesync_core::model::random_patch(&d, &seedv, &mut next_key);
+                let p = nodesync_core::reference::random_patch(&d, &seedv, &mut next_key);
                 let _ = c.query_one("SELECT nodesync.try_apply_patch($1, $2)", &[&doc, &p]);
             }
             snap = Value::Null;
@@ -287,7 +287,7 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
     figure("fuzz_sql_secs", format!("{:.1}", t0.elapsed().as_secs_f64()));
 }
 
-fn make_call(rng: &mut Rng, d: &nodesync_core::model::Doc, doc: &str, gen: i64, next_key: &mut u32, st: &mut Stats) -> Call {
+fn make_call(rng: &mut Rng, d: &nodesync_core::reference::Doc, doc: &str, gen: i64, next_key: &mut u32, st: &mut Stats) -> Call {
     let r = rng.below(100);
     if r < 75 {
         let (kind, text) = hostile_patch(rng, d, next_key, 100);

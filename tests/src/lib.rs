@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use postgres::{Client, NoTls};
 use serde_json::Value;
 
-pub use nodesync_core::model::{random_patch, Applied, Model, Rng};
+pub use nodesync_core::reference::{random_patch, Applied, Model, Rng};
 pub use nodesync_core::tree::{flatten_snapshot, Flat};
 
 fn env(name: &str) -> String {

@@ -1,4 +1,4 @@
-//! Property test: the extension against the reference model (nodesync_core::model) over random
+//! Property test: the extension against the reference model (nodesync_core::reference) over random
 //! patches, through real sessions. After every patch: same outcome, same current document, time
 //! travel and diffs agree; now and then a compaction, after which history above the horizon must
 //! still agree and history below it is refused with 55000.

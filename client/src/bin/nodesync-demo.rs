@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nodesync_core::model::Rng;
+use nodesync_core::reference::Rng;
 use pg_nodesync_client::sim::{blocks_text, check_words, count, random_edit, seed_patch, shared_patch, Stroke, Typist, SHARED};
 use pg_nodesync_client::{connect_env, ensure_doc, fetch_snapshot, Config, Error, Policy, Replica};
 use serde_json::Value;

@@ -539,7 +539,7 @@ mod tests {
     use crate::engine::{evaluate, Outcome};
     use crate::error::Error;
     use crate::patch::{parse, Limits};
-    use crate::store::MemStore;
+    use crate::memstore::MemStore;
     use proptest::prelude::*;
 
     /// The generator reaches every op kind in committed patches (else the property below would
