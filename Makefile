@@ -2,7 +2,8 @@
 #   make test    every test layer (installs what it needs first)
 #   make demo    a scripted scene on a private cluster
 #   make bench   benchmarks (target/bench/)
-PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PG_MAJOR ?= 15
+PG_CONFIG ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
 export PG_CONFIG
 
 .PHONY: setup install test demo bench soak clean-cluster

@@ -18,7 +18,7 @@
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$(dirname "$0")/.."
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export NODESYNC_PORT=${NODESYNC_PORT:-55450}
 export NODESYNC_PGDIR=${NODESYNC_PGDIR:-/tmp/nodesync-bench-$NODESYNC_PORT}
 export NODESYNC_FSYNC=${NODESYNC_FSYNC:-on}

@@ -4,7 +4,7 @@
 # Settings: NODESYNC_PORT (default 55432), NODESYNC_PGDIR (default /tmp/nodesync-$PORT).
 # As root, the server runs as the postgres user (initdb refuses root).
 set -euo pipefail
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PORT=${NODESYNC_PORT:-55432}
 DIR=${NODESYNC_PGDIR:-/tmp/nodesync-$PORT}
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

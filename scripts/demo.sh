@@ -16,7 +16,7 @@
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$(dirname "$0")/.."
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PGBIN=$("$PG_CONFIG" --bindir)
 export NODESYNC_PORT=${NODESYNC_PORT:-55470}
 export NODESYNC_PGDIR=${NODESYNC_PGDIR:-/tmp/nodesync-demo-$NODESYNC_PORT}

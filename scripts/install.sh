@@ -7,7 +7,7 @@
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$(dirname "$0")/.."
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PROFILE=()
 [ "${1:-}" = "--debug" ] && PROFILE=(--debug)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -9,8 +9,7 @@
 # Results go to a temp dir under /tmp; on failure regression.diffs is printed; exit 1 on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-PG_REGRESS=${PG_REGRESS:-/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress}
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 DB=nodesync_regress
 eval "$(scripts/cluster.sh env)"
 

@@ -4,8 +4,8 @@
 # cargo-pgrx 0.18.0, and `cargo pgrx init` for PG15. Safe to run again: it skips what is there.
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-pkgs=(postgresql-15 postgresql-server-dev-15 sudo clang libclang-dev pkg-config make)
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR sudo clang libclang-dev pkg-config make)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,8 +18,8 @@ if ! cargo pgrx --version 2>/dev/null | grep -q '0\.18\.0'; then
   echo "setup: installing cargo-pgrx 0.18.0 (several minutes)"
   cargo install cargo-pgrx --version 0.18.0 --locked
 fi
-if ! grep -qs "pg15" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-  echo "setup: cargo pgrx init --pg15"
-  cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+if ! grep -qs "pg$PG_MAJOR" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  echo "setup: cargo pgrx init --pg$PG_MAJOR"
+  cargo pgrx init --pg$PG_MAJOR "$PG_CONFIG" >/dev/null
 fi
 echo "setup: ok (PostgreSQL 15, cargo-pgrx $(cargo pgrx --version | awk '{print $2}'))"

@@ -12,7 +12,7 @@
 set -uo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$(dirname "$0")/.."
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 P1=${NODESYNC_STANDBY_PORT:-55491}; P2=$((P1 + 1))
 DIR=/tmp/nodesync-standby-$P1
 FEEDBACK=${NODESYNC_STANDBY_FEEDBACK:-on}

@@ -5,14 +5,19 @@
 #   3. regress   pg_regress golden files (tests/pg_regress) against the private cluster
 #   4. conformance ../shared/conformance/run.sh against the private cluster (skipped, with the
 #                reason, in a clone that has no ../shared/)
-#   5. client    external-client tests: real sessions (tests/ crate), upgrades from 0.1.0 included
+#   5. sessions  the extension through real client sessions (tests/ crate), upgrades from 0.1.0
+#                included
 #   6. standby   a primary and a pg_basebackup -R hot standby on loopback (scripts/standby.sh)
+#   7. client    the client library (client/ crate): rebase rules, text transform, typists,
+#                the trace replay, against the private cluster
+#   8. reliability  bounded crash-safety, fuzzing and soak runs (scripts/reliability.sh)
+# ONLY="core sessions" runs a subset.
 # The private cluster (scripts/cluster.sh) is started here and stopped on exit.
 # A layer whose command exits 77 is reported as skipped (it printed why).
 set -uo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$(dirname "$0")/.."
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export NODESYNC_PORT=${NODESYNC_PORT:-55433}
 export NODESYNC_PGDIR=${NODESYNC_PGDIR:-/tmp/nodesync-test-$NODESYNC_PORT}
 LAYERS=${ONLY:-}; unset ONLY   # (scripts/reliability.sh reads its own ONLY)
@@ -52,9 +57,9 @@ pgtest() {
   local dir=/tmp/nodesync-pgrx-test
   if [ "$(id -u)" = 0 ]; then
     rm -rf "$dir"; install -d -o postgres -g postgres "$dir"
-    cargo pgrx test pg15 --runas postgres --pgdata "$dir"
+    cargo pgrx test pg$PG_MAJOR --runas postgres --pgdata "$dir"
   else
-    cargo pgrx test pg15
+    cargo pgrx test pg$PG_MAJOR
   fi
 }
 install_ext() { bash scripts/install.sh --debug >/dev/null; }
@@ -67,20 +72,20 @@ conformance() {
   fi
   eval "$(scripts/cluster.sh env)"; bash "$suite"
 }
-client_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_tests -- --test-threads=1; }
+session_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_tests -- --test-threads=1; }
 
 layer core cargo test -p nodesync_core
 layer pgtest pgtest
-if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* ]]; then
+if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* ]]; then
   install_ext && scripts/cluster.sh start || { echo "cannot install the extension or start the cluster"; exit 1; }
 fi
 layer regress scripts/regress.sh
 layer conformance conformance
-layer client client_tests
+layer sessions session_tests
 # its own primary + hot standby pair (ports 55491/55492), started and stopped by the script
 layer standby scripts/standby.sh
 client_lib() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_client -- --test-threads=1; }
-layer client-lib client_lib
+layer client client_lib
 # bounded crash-safety and hostile-input runs (their long versions: make soak)
 [ -x scripts/reliability.sh ] && layer reliability scripts/reliability.sh
 

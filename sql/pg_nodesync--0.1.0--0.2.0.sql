@@ -1,8 +1,8 @@
 -- pg_nodesync 0.1.0 -> 0.2.0 (ALTER EXTENSION pg_nodesync UPDATE TO '0.2.0').
 -- Run by Postgres with search_path = nodesync. No table changes and no data rewrite: the
 -- stored rows mean the same in both versions. What 0.2.0 adds:
---   * the text, split and join ops (SPEC §6): only the new library, no schema change;
---   * nodesync.wait_gen(doc, gen, timeout_ms) for readers on a hot standby (SPEC §7);
+--   * the text, split and join ops (docs/api/apply_patch.md, the text ops): only the new library, no schema change;
+--   * nodesync.wait_gen(doc, gen, timeout_ms) for readers on a hot standby (docs/replicas.md);
 --   * create_doc honours the INSERT policies on nodesync.documents: the document row is
 --     inserted as the caller (INSERT (doc) granted to PUBLIC), guarded by a trigger so that
 --     only create_doc, the owner and superusers can insert;
@@ -34,7 +34,7 @@ CREATE FUNCTION nodesync."_documents_insert_guard"()
 CREATE TRIGGER documents_insert_guard BEFORE INSERT ON nodesync.documents
     FOR EACH STATEMENT EXECUTE FUNCTION nodesync._documents_insert_guard();
 
--- wait_gen (SPEC §7)
+-- wait_gen (docs/replicas.md)
 CREATE FUNCTION nodesync."wait_gen"(
 	"doc" TEXT,
 	"gen" bigint,

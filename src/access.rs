@@ -2,7 +2,7 @@
 //!
 //! Every function runs with the caller's rights and a fixed `search_path`. Reads stay that way:
 //! SELECT on the tables is granted and row level security hides documents the caller cannot
-//! see. Writes first lock the document row *as the caller* (`docs::lock`: `SELECT ... FOR
+//! see. Writes first lock the document row *as the caller* (`documents::lock`: `SELECT ... FOR
 //! UPDATE`, so the RLS policies for UPDATE on `nodesync.documents` decide write access), then
 //! switch to the extension's owner with [`AsOwner`] to write the tables, which nobody else may
 //! write. Postgres restores the user on error (transaction or subtransaction abort), and

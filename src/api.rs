@@ -1,4 +1,4 @@
-//! The SQL API (SPEC §3): each function converts its arguments, runs the core inside one SPI
+//! The SQL API (docs/api/README.md): each function converts its arguments, runs the core inside one SPI
 //! connection, and maps errors once (`errors::raise`). The read functions `snapshot`,
 //! `diff_since`, `nodes`, `changes_since` and `node_history` are SQL wrappers
 //! (sql/functions.sql) over the `_`-prefixed helpers here.
@@ -11,10 +11,10 @@ use nodesync_core::patch::{check_name, parse};
 use nodesync_core::{Error, Result};
 
 use crate::access::AsOwner;
-use crate::docs::{self, doc_arg};
+use crate::documents::{self, doc_arg};
 use crate::errors::OrRaise;
 use crate::guc::limits;
-use crate::history::{self, Origin};
+use crate::commit::{self, Origin};
 use crate::read;
 use crate::spi_store::SpiStore;
 
@@ -53,7 +53,7 @@ fn create_doc_args<'a>(doc: Option<&'a str>, root_kind: Option<&'a str>, root_pr
 fn _create_doc_as_caller(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
     let r: Result<i64> = create_doc_args(doc, root_kind, root_props).and_then(|(doc, kind, props)| {
         crate::refusals::check_writable(doc, "create");
-        Spi::connect_mut(|c| docs::create(c, doc, kind, &props, &limits()))
+        Spi::connect_mut(|c| documents::create(c, doc, kind, &props, &limits()))
     });
     r.or_raise()
 }
@@ -65,7 +65,7 @@ fn _create_doc_as_caller(doc: Option<&str>, root_kind: Option<&str>, root_props:
 fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
     let r: Result<i64> = create_doc_args(doc, root_kind, root_props).and_then(|(doc, kind, props)| {
         crate::refusals::check_writable(doc, "create");
-        Spi::connect_mut(|c| docs::create_0_1_0(c, doc, kind, &props, &limits()))
+        Spi::connect_mut(|c| documents::create_0_1_0(c, doc, kind, &props, &limits()))
     });
     r.or_raise()
 }
@@ -76,8 +76,8 @@ fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&s
 fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
     on_doc(doc, |c, doc| {
         crate::refusals::check_writable(doc, "drop");
-        docs::drop(c, doc, expected_gen)?;
-        history::notify(c, &history::notify_payload(doc, None))
+        documents::drop(c, doc, expected_gen)?;
+        commit::notify(c, &commit::notify_payload(doc, None))
     })
 }
 
@@ -120,15 +120,15 @@ fn apply_to(
     let parsed = parse(&patch, &limits)?;
     Spi::connect_mut(|c| {
         if parsed.ops.is_empty() && seq.is_none() {
-            let d = docs::get(c, doc)?;
+            let d = documents::get(c, doc)?;
             check_base(doc, parsed.base, d.gen)?;
             return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
         }
         // the caller's write access, and the per-document commit lock
-        let d = docs::lock(c, doc)?;
+        let d = documents::lock(c, doc)?;
         let _owner = AsOwner::enter(c)?;
         if let (Some(who), Some(seq)) = (client, seq) {
-            if let Some(dup) = history::duplicate(c, d.id, d.gen, who, seq)? {
+            if let Some(dup) = commit::duplicate(c, d.id, d.gen, who, seq)? {
                 return Ok(Ok(dup));
             }
         }
@@ -148,7 +148,7 @@ fn apply_to(
                     return Err(Error::limit("nodesync.max_nodes", max_nodes as usize, live as usize, what, " live nodes"));
                 }
                 let gen = d.gen + 1;
-                history::commit(c, doc, d.id, gen, &plan, &patch, &Origin { client, seq }, &limits)?;
+                commit::commit(c, doc, d.id, gen, &plan, &patch, &Origin { client, seq }, &limits)?;
                 Ok(Ok(json!({"gen": gen, "versions": Value::Object(plan.versions), "duplicate": false})))
             }
         }
@@ -195,7 +195,7 @@ fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
     on_doc(doc, |c, doc| {
         crate::refusals::check_writable(doc, "compact");
         let upto = upto_gen.ok_or_else(|| Error::InvalidArgument("upto_gen must not be NULL".into()))?;
-        let d = docs::lock(c, doc)?;
+        let d = documents::lock(c, doc)?;
         let _owner = AsOwner::enter(c)?;
         if upto < 0 || upto > d.gen {
             return Err(Error::InvalidArgument(format!(
@@ -206,7 +206,7 @@ fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
         if upto <= d.horizon {
             return Ok(d.horizon);
         }
-        history::compact(c, d.id, upto)?;
+        commit::compact(c, d.id, upto)?;
         Ok(upto)
     })
 }
@@ -229,7 +229,7 @@ fn _diff_text(doc: Option<&str>, since: Option<i64>) -> String {
 #[pg_extern(stable)]
 #[search_path(pg_catalog, pg_temp)]
 fn _doc_id(doc: Option<&str>) -> i64 {
-    on_doc(doc, |c, doc| docs::get(c, doc).map(|d| d.id))
+    on_doc(doc, |c, doc| documents::get(c, doc).map(|d| d.id))
 }
 
 /// Helper for changes_since(): checks `since` against the document's gen and horizon.

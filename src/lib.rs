@@ -3,7 +3,7 @@
 //! The pgrx layer is thin: it converts arguments, runs SPI and maps errors. What a patch
 //! *means* lives in the pure crate `nodesync_core` (core/).
 //!
-//! - [`api`]: the `#[pg_extern]` functions of SPEC §3
+//! - [`api`]: the `#[pg_extern]` functions of docs/api/README.md
 //! - [`access`]: who may read and write (caller's rights, RLS, writes as the owner)
 //! - [`spi_store`]: the engine's [`nodesync_core::store::Store`] over indexed SPI lookups
 //! - [`history`]: where commits are written (tree rows, history pieces, change log, gen, NOTIFY)
@@ -13,7 +13,7 @@
 //! - [`errors`]: `nodesync_core::Error` -> SQLSTATE + message + DETAIL, in one place
 //! - [`guc`]: the `nodesync.*` settings
 //! - [`sql`]: cached prepared statements
-//! - [`wait`]: `wait_gen`, how readers on a hot standby follow a document (SPEC §7)
+//! - [`wait`]: `wait_gen`, how readers on a hot standby follow a document (docs/replicas.md)
 //! - [`refusals`]: errors about the server, the transaction or the caller's rights (25006,
 //!   25001, 42501), raised directly
 
@@ -23,10 +23,10 @@ pgrx::pg_module_magic!(name, version);
 
 pub mod access;
 pub mod api;
-pub mod docs;
+pub mod documents;
 pub mod errors;
 pub mod guc;
-pub mod history;
+pub mod commit;
 pub mod read;
 pub mod refusals;
 pub mod spi_store;

@@ -7,7 +7,7 @@ use pgrx::spi::SpiClient;
 use nodesync_core::tree::{diff_json, snapshot_json, Row};
 use nodesync_core::{Error, Result};
 
-use crate::docs;
+use crate::documents;
 use crate::sql::{col, exec, req, Stmt};
 
 const NOW: Stmt = Stmt {
@@ -74,7 +74,7 @@ fn gen_arg(name: &str, v: Option<i64>, current: i64) -> Result<i64> {
 
 /// `snapshot(doc, at_gen)` as JSON text.
 pub fn snapshot(client: &SpiClient<'_>, doc: &str, at_gen: Option<i64>) -> Result<String> {
-    let d = docs::get(client, doc)?;
+    let d = documents::get(client, doc)?;
     match at_gen {
         Some(_) => {
             let g = gen_arg("at_gen", at_gen, d.gen)?;
@@ -98,7 +98,7 @@ pub fn snapshot(client: &SpiClient<'_>, doc: &str, at_gen: Option<i64>) -> Resul
 
 /// `diff_since(doc, since)` as JSON text.
 pub fn diff(client: &SpiClient<'_>, doc: &str, since: Option<i64>) -> Result<String> {
-    let d = docs::get(client, doc)?;
+    let d = documents::get(client, doc)?;
     let since = gen_arg("since", since, d.gen)?;
     if since < d.horizon {
         let (live, _, gen) = rows(exec(client, &NOW, &[d.id.into()])?, false)?;
@@ -110,7 +110,7 @@ pub fn diff(client: &SpiClient<'_>, doc: &str, since: Option<i64>) -> Result<Str
 
 /// Checks a `since` for the log: 22023 out of range, 55000 below the horizon. Returns the doc id.
 pub fn check_history(client: &SpiClient<'_>, doc: &str, since: Option<i64>, what: &'static str) -> Result<i64> {
-    let d = docs::get(client, doc)?;
+    let d = documents::get(client, doc)?;
     let since = gen_arg("since", since, d.gen)?;
     if since < d.horizon {
         return Err(Error::BelowHorizon { doc: doc.into(), asked: since, horizon: d.horizon, what });

@@ -22,7 +22,7 @@ pub fn raise(code: PgSqlErrorCode, msg: String, detail: Option<String>, hint: Op
 }
 
 /// 25006 read_only_sql_transaction before a write (`what`: "create", "drop", "apply a patch
-/// to", "compact") on a hot standby or in a read-only transaction. SPEC §7: writes on a standby
+/// to", "compact") on a hot standby or in a read-only transaction. docs/replicas.md: writes on a standby
 /// fail with Postgres's own read-only SQLSTATE; the message says why and where to go instead.
 pub fn check_writable(doc: &str, what: &str) {
     // SAFETY: plain reads of backend-local state (a hot standby forces XactReadOnly on)

@@ -584,7 +584,7 @@ mod tests {
         assert_eq!(ok["duplicate"], false);
     }
 
-    // ---- text, split and join (SPEC §6) ----------------------------------------------------
+    // ---- text, split and join (docs/api/apply_patch.md, the text ops) ----------------------------------------------------
 
     /// `SELECT nodesync.apply_patch('doc', '{"ops": ops}')`, for `catch`, `state` and `conflict`.
     fn patch_sql(doc: &str, ops: Value) -> String {

@@ -1,4 +1,4 @@
-//! `wait_gen(doc, gen, timeout_ms)` (SPEC §7): returns as soon as this server sees the
+//! `wait_gen(doc, gen, timeout_ms)` (docs/replicas.md): returns as soon as this server sees the
 //! document at `gen` or later, or at the timeout (then the current, smaller gen).
 //!
 //! `LISTEN` is refused on a hot standby, so this is how a reader there follows a document. It
@@ -21,7 +21,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 
 use nodesync_core::{Error, Result};
 
-use crate::docs::doc_arg;
+use crate::documents::doc_arg;
 use crate::errors::OrRaise;
 use crate::sql::{exec, req, Stmt};
 

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-/// Why a single op of a patch was refused (SPEC §2, "Conflicts").
+/// Why a single op of a patch was refused (docs/api/apply_patch.md, "Conflicts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// `update`/`move`/`delete` named a version that is not the node's current one.
@@ -67,7 +67,7 @@ impl Conflict {
     }
 }
 
-/// SQLSTATEs used by pg_nodesync (SPEC §4).
+/// SQLSTATEs used by pg_nodesync (docs/api/README.md, "Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SqlState {
     /// 40001 serialization_failure
@@ -99,7 +99,7 @@ impl SqlState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
-    /// The patch JSON is malformed (SPEC §2 "Invalid patches"). `op` is the op index if any.
+    /// The patch JSON is malformed (docs/api/apply_patch.md, "Invalid patches"). `op` is the op index if any.
     InvalidPatch { op: Option<usize>, msg: String },
     /// Any error, in the context of one document (messages name it).
     InDoc { doc: String, err: Box<Error> },
@@ -172,7 +172,7 @@ impl Error {
         }
     }
 
-    /// The DETAIL line: JSON for conflicts (SPEC §4), prose or nothing otherwise.
+    /// The DETAIL line: JSON for conflicts (docs/api/README.md, "Errors"), prose or nothing otherwise.
     pub fn detail(&self) -> Option<String> {
         match self {
             Error::InDoc { err, .. } => err.detail(),

@@ -2,7 +2,7 @@
 //! Postgres. The pgrx crate at the repository root only converts arguments, runs SPI and maps
 //! [`error::Error`] to SQLSTATEs.
 //!
-//! - [`patch`]: the patch model, parser and validator (SPEC §2, invalid patches)
+//! - [`patch`]: the patch model, parser and validator (docs/api/apply_patch.md, invalid patches)
 //! - [`engine`]: op semantics and conflict rules against a [`store::Store`]
 //! - [`pos`]: fractional position keys
 //! - [`text`]: splices of string properties in code points (the `text`, `split`, `join` ops)

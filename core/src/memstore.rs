@@ -79,7 +79,7 @@ impl MemStore {
         out
     }
 
-    /// Writes a plan the way `src/history.rs` does in SQL. Returns the new gen.
+    /// Writes a plan the way `src/commit.rs` does in SQL. Returns the new gen.
     pub fn apply(&mut self, plan: &crate::engine::Plan) -> i64 {
         let gen = self.gen + 1;
         for c in &plan.changes {

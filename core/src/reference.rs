@@ -1,4 +1,4 @@
-//! A naive reference model of SPEC §1–§3, for property tests: the whole document in memory,
+//! A naive reference model of docs/api, for property tests: the whole document in memory,
 //! children as plain ordered vectors, a full copy of the document per generation. It shares
 //! nothing with [`crate::engine`] but the patch parser, so agreement between the two (and
 //! between the model and the extension) means something.

@@ -1,4 +1,4 @@
-//! Snapshots: the nested document JSON of SPEC §3 built from flat node rows, and the reverse
+//! Snapshots: the nested document JSON of docs/api/README.md built from flat node rows, and the reverse
 //! (a snapshot flattened to one entry per node, for comparisons in tests).
 //!
 //! Rows carry `props` as JSON text straight from the database, so building a snapshot copies
@@ -118,7 +118,7 @@ pub fn node_json(out: &mut String, r: &Row) {
     let _ = write!(out, ",\"version\":{},\"gen\":{}}}", r.version, r.gen);
 }
 
-/// `diff_since`'s result as JSON text (SPEC §3).
+/// `diff_since`'s result as JSON text (docs/api/README.md).
 pub fn diff_json(doc: &str, from: i64, to: i64, reset: bool, nodes: &[Row], deleted: &[String]) -> String {
     let mut out = String::with_capacity(96 + nodes.len() * 96 + deleted.len() * 16);
     out.push_str("{\"doc\":");

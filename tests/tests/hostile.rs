@@ -1,5 +1,5 @@
 //! Malformed and hostile input through a real session: every refusal is a clean error with the
-//! SQLSTATE of SPEC section 4 (never an internal error), the session stays usable and nothing
+//! SQLSTATE of docs/api/README.md, "Errors" (never an internal error), the session stays usable and nothing
 //! is written.
 
 use pg_nodesync_tests::*;

@@ -1,4 +1,4 @@
-//! A real physical replica (issue 9, part 2; SPEC §7). These tests need a primary and a
+//! A real physical replica (issue 9, part 2; docs/replicas.md). These tests need a primary and a
 //! streaming hot standby made with `pg_basebackup -R`: `scripts/standby.sh` starts the pair on
 //! loopback, runs them with `--ignored` and stops the pair (test layer `standby`). They are
 //! `#[ignore]`d so that the plain client layer, which has no standby, skips them.

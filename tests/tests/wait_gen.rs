@@ -1,4 +1,4 @@
-//! `nodesync.wait_gen(doc, gen, timeout_ms)` on the primary (SPEC §7; the standby side is in
+//! `nodesync.wait_gen(doc, gen, timeout_ms)` on the primary (docs/replicas.md; the standby side is in
 //! tests/tests/standby.rs): returns at once when the gen is there, wakes when another session
 //! commits, returns the smaller gen at the timeout, sleeps instead of spinning, can be
 //! cancelled, blocks no writer, and refuses what it cannot do.

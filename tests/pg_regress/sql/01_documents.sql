@@ -6,7 +6,7 @@ CREATE EXTENSION pg_nodesync;
 -- errors in these files show their message, DETAIL and HINT; "\echo :SQLSTATE" shows the code
 \set SHOW_CONTEXT never
 
--- The SQL API (SPEC section 3). Helpers starting with "_" are internal.
+-- The SQL API (docs/api/README.md). Helpers starting with "_" are internal.
 SELECT p.proname AS function, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS returns
   FROM pg_proc p
  WHERE p.pronamespace = 'nodesync'::regnamespace AND p.proname NOT LIKE '\_%'

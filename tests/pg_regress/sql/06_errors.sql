@@ -6,7 +6,7 @@
 SELECT nodesync.create_doc('e');
 SELECT nodesync.apply_patch('e', '{"ops": [{"op": "create", "key": "a", "kind": "p", "parent": "root"}]}');
 
--- 22023 invalid_parameter_value: invalid patches (SPEC section 2).
+-- 22023 invalid_parameter_value: invalid patches (docs/api/apply_patch.md).
 SELECT p AS patch, (regress.error(format('SELECT nodesync.apply_patch(%L, %L)', 'e', p))).*
   FROM (VALUES
     ('[]'),

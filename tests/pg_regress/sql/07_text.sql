@@ -1,5 +1,5 @@
 --
--- 07 text: text inside a property (SPEC section 6). The text op edits a string property in
+-- 07 text: text inside a property (docs/api/apply_patch.md, the text ops). The text op edits a string property in
 -- place with splices; split cuts a block in two (Enter), join merges a block into the one
 -- before it (Backspace at its start). Offsets and counts are Unicode code points.
 --
