@@ -4,10 +4,11 @@
 //! (sql/functions.sql) over the `_`-prefixed helpers here.
 
 use pgrx::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use nodesync_core::engine::{evaluate, Outcome};
-use nodesync_core::patch::{check_name, parse};
+use nodesync_core::prepare::{before_evaluate, check_growth, refusal_json, PatchResult};
+use nodesync_core::patch::{check_name, nesting_depth, parse, MAX_JSON_DEPTH};
 use nodesync_core::{Error, Result};
 
 use crate::access::AsOwner;
@@ -22,13 +23,13 @@ use crate::spi_store::SpiStore;
 /// parsed here with exact numbers (serde_json `arbitrary_precision`): props are stored exactly
 /// as sent. Nesting deeper than serde_json's limit (128) is a clean 22023.
 fn json_arg(what: &str, text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| {
-        Error::InvalidArgument(if e.to_string().contains("recursion limit") {
-            format!("{what} nests JSON deeper than 128 levels, which pg_nodesync does not accept")
-        } else {
-            format!("{what} is not JSON pg_nodesync can read: {e}")
-        })
-    })
+    let depth = nesting_depth(text);
+    if depth > MAX_JSON_DEPTH {
+        return Err(Error::InvalidArgument(format!(
+            "{what} nests JSON {depth} levels deep; pg_nodesync accepts at most {MAX_JSON_DEPTH}"
+        )));
+    }
+    serde_json::from_str(text).map_err(|e| Error::InvalidArgument(format!("{what} is not JSON pg_nodesync can read: {e}")))
 }
 
 /// The body of a function on one document: checks the id, runs `f` inside one SPI connection,
@@ -76,8 +77,7 @@ fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&s
 fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
     on_doc(doc, |c, doc| {
         crate::refusals::check_writable(doc, "drop");
-        documents::drop(c, doc, expected_gen)?;
-        commit::notify(c, &commit::notify_payload(doc, None))
+        documents::drop(c, doc, expected_gen)
     })
 }
 
@@ -88,19 +88,10 @@ fn apply(
     patch: Option<&str>,
     client: Option<&str>,
     seq: Option<i64>,
-) -> Result<std::result::Result<Value, Error>> {
+) -> Result<std::result::Result<PatchResult, Error>> {
     let doc = doc_arg(doc)?;
     crate::refusals::check_writable(doc, "apply a patch to");
     apply_to(doc, patch, client, seq).map_err(|e| e.in_doc(doc))
-}
-
-fn check_base(doc: &str, base: Option<i64>, gen: i64) -> Result<()> {
-    match base {
-        Some(b) if b > gen => Err(Error::invalid_patch(format!(
-            "base {b} is after document \"{doc}\"'s current gen {gen}"
-        ))),
-        _ => Ok(()),
-    }
 }
 
 fn apply_to(
@@ -108,7 +99,7 @@ fn apply_to(
     patch: Option<&str>,
     client: Option<&str>,
     seq: Option<i64>,
-) -> Result<std::result::Result<Value, Error>> {
+) -> Result<std::result::Result<PatchResult, Error>> {
     let patch = json_arg("patch", patch.ok_or_else(|| Error::InvalidArgument("patch must not be NULL".into()))?)?;
     if seq.is_some() && client.is_none() {
         return Err(Error::InvalidArgument("seq given without client: (client, seq) go together".into()));
@@ -119,10 +110,12 @@ fn apply_to(
     let limits = limits();
     let parsed = parse(&patch, &limits)?;
     Spi::connect_mut(|c| {
-        if parsed.ops.is_empty() && seq.is_none() {
-            let d = documents::get(c, doc)?;
-            check_base(doc, parsed.base, d.gen)?;
-            return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
+        if seq.is_none() {
+            // an empty patch without a seq takes no lock
+            if parsed.ops.is_empty() {
+                let d = documents::get(c, doc)?;
+                return before_evaluate(doc, &parsed, d.gen).map(|r| Ok(r.unwrap_or(PatchResult::unchanged(d.gen))));
+            }
         }
         // the caller's write access, and the per-document commit lock
         let d = documents::lock(c, doc)?;
@@ -132,24 +125,17 @@ fn apply_to(
                 return Ok(Ok(dup));
             }
         }
-        check_base(doc, parsed.base, d.gen)?;
-        if parsed.ops.is_empty() {
-            return Ok(Ok(json!({"gen": d.gen, "versions": {}, "duplicate": false})));
+        if let Some(r) = before_evaluate(doc, &parsed, d.gen)? {
+            return Ok(Ok(r));
         }
         let mut store = SpiStore { client: c, doc_id: d.id };
         match evaluate(&mut store, &parsed, limits)? {
             Outcome::Conflicts(conflicts) => Ok(Err(Error::Conflict { doc: doc.to_string(), gen: d.gen, conflicts })),
             Outcome::Plan(plan) => {
-                let live = d.live_nodes + plan.live_delta();
-                let max_nodes = crate::guc::MAX_NODES.get() as i64;
-                // only a patch that grows the document can break the limit (deletes always work)
-                if plan.live_delta() > 0 && live > max_nodes {
-                    let what = format!("document \"{doc}\" would have");
-                    return Err(Error::limit("nodesync.max_nodes", max_nodes as usize, live as usize, what, " live nodes"));
-                }
+                check_growth(doc, d.live_nodes, &plan, &limits)?;
                 let gen = d.gen + 1;
                 commit::commit(c, doc, d.id, gen, &plan, &patch, &Origin { client, seq }, &limits)?;
-                Ok(Ok(json!({"gen": gen, "versions": Value::Object(plan.versions), "duplicate": false})))
+                Ok(Ok(PatchResult::committed(gen, &plan)))
             }
         }
     })
@@ -161,7 +147,7 @@ fn apply_to(
 #[search_path(pg_catalog, pg_temp)]
 fn _apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
     match apply(doc, patch, client, seq) {
-        Ok(Ok(v)) => v.to_string(),
+        Ok(Ok(r)) => r.to_json().to_string(),
         Ok(Err(e)) | Err(e) => crate::errors::raise(e),
     }
 }
@@ -172,18 +158,8 @@ fn _apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, se
 #[search_path(pg_catalog, pg_temp)]
 fn _try_apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
     match apply(doc, patch, client, seq) {
-        Ok(Ok(mut v)) => {
-            if let Value::Object(m) = &mut v {
-                m.insert("ok".into(), Value::Bool(true));
-            }
-            v.to_string()
-        }
-        Ok(Err(Error::Conflict { gen, conflicts, .. })) => json!({
-            "ok": false,
-            "gen": gen,
-            "conflicts": conflicts.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
-        })
-        .to_string(),
+        Ok(Ok(r)) => r.to_try_json().to_string(),
+        Ok(Err(Error::Conflict { gen, conflicts, .. })) => refusal_json(gen, &conflicts).to_string(),
         Ok(Err(e)) | Err(e) => crate::errors::raise(e),
     }
 }

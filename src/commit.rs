@@ -12,9 +12,10 @@
 
 use pgrx::pg_sys::BuiltinOid::*;
 use pgrx::spi::SpiClient;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use nodesync_core::engine::Plan;
+use nodesync_core::prepare::PatchResult;
 use nodesync_core::{Error, Limits, Result};
 
 use crate::sql::{col, exec, req, Stmt};
@@ -195,7 +196,7 @@ const SEQ_RESULT: Stmt = Stmt {
 
 /// If `(client, seq)` was already committed (seq at or below the client's last), the result to
 /// return again: the original one while it is above the horizon, else the current gen.
-pub fn duplicate(client: &SpiClient<'_>, doc_id: i64, current_gen: i64, who: &str, seq: i64) -> Result<Option<Value>> {
+pub fn duplicate(client: &SpiClient<'_>, doc_id: i64, current_gen: i64, who: &str, seq: i64) -> Result<Option<PatchResult>> {
     let last: Option<i64> = {
         let t = exec(client, &LAST_SEQ, &[doc_id.into(), who.into()])?;
         match t.into_iter().next() {
@@ -213,11 +214,12 @@ pub fn duplicate(client: &SpiClient<'_>, doc_id: i64, current_gen: i64, who: &st
         None => None,
     };
     Ok(Some(match found {
-        Some((gen, versions)) => {
-            let versions: Value = serde_json::from_str(&versions).map_err(|e| Error::Internal(format!("stored versions: {e}")))?;
-            json!({"gen": gen, "versions": versions, "duplicate": true})
-        }
-        None => json!({"gen": current_gen, "versions": {}, "duplicate": true}),
+        Some((gen, versions)) => match serde_json::from_str(&versions) {
+            Ok(Value::Object(versions)) => PatchResult { gen, versions, duplicate: true },
+            Ok(_) => return Err(Error::Internal("stored versions are not an object".into())),
+            Err(e) => return Err(Error::Internal(format!("stored versions: {e}"))),
+        },
+        None => PatchResult { duplicate: true, ..PatchResult::unchanged(current_gen) },
     }))
 }
 

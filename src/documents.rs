@@ -234,5 +234,6 @@ pub fn drop(client: &SpiClient<'_>, doc: &str, expected: Option<i64>) -> Result<
     for s in &DROP {
         exec(client, s, &[d.id.into()])?;
     }
-    Ok(())
+    // listeners learn that the document is gone (delivered at commit, like a commit's NOTIFY)
+    crate::commit::notify(client, &crate::commit::notify_payload(doc, None))
 }

@@ -102,6 +102,7 @@ pub fn limits() -> Limits {
         max_props_bytes: MAX_PROPS_BYTES.get().max(0) as usize,
         max_key_bytes: MAX_KEY_BYTES.get().max(1) as usize,
         max_depth: MAX_DEPTH.get().max(1) as usize,
+        max_nodes: MAX_NODES.get().max(0) as usize,
     }
 }
 

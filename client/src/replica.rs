@@ -668,7 +668,7 @@ impl Replica {
             Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let limits = Limits { max_ops: usize::MAX, max_props_bytes: usize::MAX, max_key_bytes: MAX_NAME_BYTES, max_depth: usize::MAX };
+        let limits = Limits { max_ops: usize::MAX, max_props_bytes: usize::MAX, max_key_bytes: MAX_NAME_BYTES, max_depth: usize::MAX, max_nodes: usize::MAX };
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let gen: i64 = row.get(0);

@@ -5,6 +5,7 @@
 //! - [`patch`]: the patch model, parser and validator (docs/api/apply_patch.md, invalid patches)
 //! - [`engine`]: op semantics and conflict rules against a [`store::Store`]
 //! - [`pos`]: fractional position keys
+//! - [`prepare`]: the rules around the engine: base, empty patch, the live-node limit, the result shape
 //! - [`text`]: splices of string properties in code points (the `text`, `split`, `join` ops)
 //! - [`ot`]: operational transform of text edits (transform, compose, diff, caret mapping) for clients
 //! - [`tree`]: nested snapshot JSON from node rows
@@ -19,6 +20,7 @@ pub mod error;
 pub mod ot;
 pub mod patch;
 pub mod pos;
+pub mod prepare;
 pub mod store;
 pub mod text;
 pub mod tree;

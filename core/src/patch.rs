@@ -24,11 +24,14 @@ pub struct Limits {
     pub max_key_bytes: usize,
     /// `nodesync.max_depth`: the root is at depth 0; a node may be at most this deep.
     pub max_depth: usize,
+    /// `nodesync.max_nodes`: live nodes per document, checked when a patch adds nodes
+    /// ([`crate::prepare::check_growth`]).
+    pub max_nodes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_ops: 10_000, max_props_bytes: 1 << 20, max_key_bytes: MAX_NAME_BYTES, max_depth: 1_000 }
+        Limits { max_ops: 10_000, max_props_bytes: 1 << 20, max_key_bytes: MAX_NAME_BYTES, max_depth: 1_000, max_nodes: 10_000_000 }
     }
 }
 
@@ -180,6 +183,37 @@ pub fn check_name(what: &str, s: &str) -> std::result::Result<(), String> {
         return Err(format!("{what} is {} bytes long, the limit is {MAX_NAME_BYTES}", s.len()));
     }
     Ok(())
+}
+
+/// The deepest nesting of arrays and objects a JSON argument may have: serde_json (which
+/// reads every argument, with exact numbers) stops at 128.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// How deeply arrays and objects nest in the JSON text `text` (brackets inside strings do not
+/// count). Checked before parsing, so that too deep input is a clean 22023.
+pub fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// A short, safe rendering of a caller's string for messages.

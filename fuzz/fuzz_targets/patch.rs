@@ -30,7 +30,7 @@ fn seeded() -> (Model, MemStore) {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(v) = serde_json::from_slice::<Value>(data) else { return };
-    let tiny = Limits { max_ops: 2, max_props_bytes: 16, max_key_bytes: 4, max_depth: 2 };
+    let tiny = Limits { max_ops: 2, max_props_bytes: 16, max_key_bytes: 4, max_depth: 2, max_nodes: 4 };
     let _ = parse(&v, &tiny);
     let Ok(patch) = parse(&v, &Limits::default()) else { return };
     assert_eq!(parse(&patch.to_json(), &Limits::default()).ok().as_ref(), Some(&patch), "round trip");

@@ -125,7 +125,7 @@ pub fn run(n: u64, seed: u64, outdir: &str) {
             _ => hostile_patch(&mut rng, model.current(), &mut next_key, 5).1.into_bytes(),
         };
         let limits = if rng.below(10) == 0 {
-            Limits { max_ops: rng.below(5) as usize, max_props_bytes: rng.below(64) as usize, max_key_bytes: 1 + rng.below(8) as usize, max_depth: rng.below(4) as usize }
+            Limits { max_ops: rng.below(5) as usize, max_props_bytes: rng.below(64) as usize, max_key_bytes: 1 + rng.below(8) as usize, max_depth: rng.below(4) as usize, max_nodes: usize::MAX }
         } else {
             Limits::default()
         };

@@ -96,6 +96,21 @@ fn rejects_bad_text_split_join() {
 }
 
 #[test]
+fn nesting_depth_agrees_with_serde_json() {
+    for depth in [0usize, 1, 5, 126, 127, 128, 129, 300] {
+        let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let parses = serde_json::from_str::<Value>(&text).is_ok() || depth == 0;
+        assert_eq!(nesting_depth(&text), depth);
+        if depth > 0 {
+            assert_eq!(parses, depth <= MAX_JSON_DEPTH, "depth {depth}");
+        }
+    }
+    // brackets inside strings, escaped quotes
+    assert_eq!(nesting_depth(r#"{"a": "[[[{", "b": ["x\"]]]"]}"#), 2);
+    assert_eq!(nesting_depth(r#"{"ops": [{"op": "create", "props": {"t": "}}}"}}]}"#), 4);
+}
+
+#[test]
 fn empty_ops_is_valid() {
     assert_eq!(p(json!({"ops": []})).unwrap().ops.len(), 0);
 }
