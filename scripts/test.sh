@@ -3,6 +3,7 @@
 #   1. core      pure-Rust unit and property tests (no Postgres)
 #   2. pgtest    #[pg_test]s (cargo pgrx test, its own throwaway instance)
 #   3. regress   pg_regress golden files (tests/pg_regress) against the private cluster
+#      isolation PostgreSQL's isolation tester: lock-order specs (tests/isolation)
 #   4. conformance ../shared/conformance/run.sh against the private cluster (skipped, with the
 #                reason, in a clone that has no ../shared/)
 #   5. sessions  the extension through real client sessions (tests/ crate), upgrades from 0.1.0
@@ -76,10 +77,11 @@ session_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_te
 
 layer core cargo test -p nodesync_core
 layer pgtest pgtest
-if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* ]]; then
+if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" isolation "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* ]]; then
   install_ext && scripts/cluster.sh start || { echo "cannot install the extension or start the cluster"; exit 1; }
 fi
 layer regress scripts/regress.sh
+layer isolation scripts/isolation.sh
 layer conformance conformance
 layer sessions session_tests
 # its own primary + hot standby pair (ports 55491/55492), started and stopped by the script
