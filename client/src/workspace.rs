@@ -31,7 +31,9 @@
 //!    ancestors inside the deleted region with it ([`Rule::DeleteKeptTyping`]). A delete never
 //!    silently discards text committed on the server.
 //! 4. The state rebase ([`crate::rebase::rebase`]) of the local tree from the old projection
-//!    onto the new one.
+//!    onto the new one. A block this replica typed into (split, joined) that the server moved
+//!    into a subtree this replica deletes goes with the re-sent delete: reported
+//!    [`Rule::DeletedWithSubtree`] (the state rebase only sees edits of the state, not the log).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,6 +113,9 @@ pub struct Workspace {
     key_prefix: String,
     next_key: u64,
 }
+
+/// Caret ids from here on are probes of [`Workspace::rebase_with`], not cursors.
+const PROBE: usize = 1 << 40;
 
 fn clen(s: &str) -> usize {
     s.chars().count()
@@ -295,6 +300,7 @@ impl Workspace {
         let mut proj2 = remote.clone();
         let mut new_cursors: Vec<BOp> = vec![];
         let mut flags2 = Flags::new();
+        let mut joined_into_deleted: Vec<(String, String)> = vec![];
         let text_world = self.wants_server_log();
         if text_world {
             // 1. the server's changes as block ops
@@ -306,7 +312,30 @@ impl Workspace {
             // 2. the log and the cursors over them, then onto the new shadow
             let mut local_ops: Vec<BOp> = self.log.iter().map(|e| e.op.clone()).collect();
             local_ops.extend(self.carets());
+            // probes: where the typing of each block this replica typed into (and did not
+            // delete) ends up — a server join may carry it into a block this replica deleted
+            let mut typed_into: Vec<(String, String)> = vec![];
+            for e in &self.log {
+                if let BOp::Text { key, prop, op } = &e.op {
+                    if op.to_splices().iter().any(|e| !e.insert.is_empty()) && self.local.contains(key) && !typed_into.iter().any(|(k, p)| k == key && p == prop) {
+                        typed_into.push((key.clone(), prop.clone()));
+                    }
+                }
+            }
+            for (i, (key, prop)) in typed_into.iter().enumerate() {
+                local_ops.push(BOp::Caret { id: PROBE + i, key: key.clone(), prop: prop.clone(), at: 0 });
+            }
             let (lp, _, lost) = blocks::transform(&sops, local_ops);
+            for op in &lp {
+                if let BOp::Caret { id, key, .. } = op {
+                    if let Some((from, _)) = id.checked_sub(PROBE).and_then(|i| typed_into.get(i)) {
+                        if key != from && self.proj.contains(key) && !self.local.contains(key) {
+                            joined_into_deleted.push((from.clone(), key.clone()));
+                        }
+                    }
+                }
+            }
+            let lp: Vec<BOp> = lp.into_iter().filter(|o| !matches!(o, BOp::Caret { id, .. } if *id >= PROBE)).collect();
             for l in &lost {
                 let (k, r) = lost_rule(l);
                 report(k, r);
@@ -336,6 +365,16 @@ impl Workspace {
                 }
             }
         }
+        // the blocks this replica's own text ops (typing, Enter, Backspace) edit
+        let own_text: BTreeSet<String> = new_log
+            .iter()
+            .flat_map(|e| match &e.op {
+                BOp::Text { key, op, .. } if !op.is_identity() => vec![key.clone()],
+                BOp::Split { key, new, .. } => vec![key.clone(), new.clone()],
+                BOp::Join { key, .. } => vec![key.clone()],
+                _ => vec![],
+            })
+            .collect();
         // 3. local deletes must not discard what others typed
         let mut local = self.local.clone();
         if text_world {
@@ -347,6 +386,24 @@ impl Workspace {
         // 4. the state rebase from the old projection onto the new one
         let placed: BTreeSet<String> = self.placed.iter().filter(|k| local.contains(k)).cloned().collect();
         let r = rebase(&self.proj, &local, &placed, &proj2, policy);
+        // Rule 4 for text: a block this replica typed into (its text intent is in the log, so
+        // the state rebase sees no content edit) that the server moved into a subtree this
+        // replica deletes goes with the re-sent delete: the typing is lost, and reported like
+        // any other local edit taken by the subtree (`deleted-with-subtree`)
+        for k in &own_text {
+            let gone = local.contains(k) && proj2.contains(k) && !r.local.contains(k);
+            let reported = r.dropped.iter().any(|d| &d.key == k && d.rule == Rule::DeletedWithSubtree);
+            if gone && !reported {
+                report(k.clone(), Rule::DeletedWithSubtree);
+            }
+        }
+        // typing that a server join carried into a block this replica deleted goes with the
+        // delete (unless the block was kept for others' typing)
+        for (from, into) in joined_into_deleted {
+            if !r.local.contains(&into) && !r.dropped.iter().chain(dropped.iter()).any(|d| d.key == from && d.rule == Rule::JoinedIntoDeleted) {
+                dropped.push(Dropped { key: from, rule: Rule::JoinedIntoDeleted, gen });
+            }
+        }
         dropped.extend(r.dropped);
         let before = std::mem::replace(&mut self.local, r.local);
         self.placed = r.placed;
@@ -371,20 +428,32 @@ impl Workspace {
         let mut keep: BTreeSet<String> = BTreeSet::new();
         let mut own: Vec<String> = vec![];
         for y in &typed {
-            if !proj2.contains(y) || self.local.contains(y) {
+            if !proj2.contains(y) {
                 continue;
             }
+            // up from `y` through the parents the state rebase will give: the local one for a
+            // node placed locally, else the server's. A deleted node on the way means the
+            // delete takes `y` — also when `y` is not deleted locally but the server moved it
+            // (or an ancestor) into the deleted region. `path`: the nodes to bring back.
             let mut path = vec![];
             let mut cur = Some(y.clone());
             let (mut in_region, mut reached) = (false, false);
+            let mut hops = 0;
             while let Some(c) = cur.take() {
-                if self.local.contains(&c) {
+                hops += 1;
+                if c == ROOT {
                     reached = true;
                     break;
                 }
+                if hops > proj2.len() + self.local.len() {
+                    break; // a cycle (a local move the state rebase will drop): leave it to it
+                }
                 in_region |= deleted(&c);
-                cur = proj2.parent(&c).map(str::to_string);
-                path.push(c);
+                let placed = self.placed.contains(&c) && self.local.contains(&c);
+                cur = if placed { self.local.parent(&c) } else { proj2.parent(&c).or_else(|| self.local.parent(&c)) }.map(str::to_string);
+                if !self.local.contains(&c) {
+                    path.push(c);
+                }
             }
             if in_region && reached {
                 own.push(y.clone());

@@ -138,10 +138,14 @@ fn run(seed: u64, replicas: usize, steps: usize) -> Result<(u64, u64), String> {
 fn replicas_converge_against_the_reference_model() {
     let seeds: Vec<u64> = match std::env::var("NODESYNC_FUZZ_SEED").ok().and_then(|s| s.parse().ok()) {
         Some(s) => vec![s],
-        None => {
-            let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 100_000 * 1000;
-            (base..base + 60).collect()
-        }
+        // fixed by default (deterministic CI); NODESYNC_FUZZ_SEEDS=<a>..<b> to explore
+        None => match std::env::var("NODESYNC_FUZZ_SEEDS").ok().and_then(|v| {
+            let (a, b) = v.split_once("..")?;
+            Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?))
+        }) {
+            Some((a, b)) => (a..b).collect(),
+            None => (1..=60).collect(),
+        },
     };
     let (mut gens, mut dropped) = (0, 0);
     for seed in &seeds {

@@ -346,3 +346,76 @@ fn typists_run(seed: u64, with_log: bool) -> Result<(), String> {
     let all = blocks_text(&s.tree(), "root");
     check_words(&all, &ty).map_err(|e| format!("{e}\ntext: {all}"))
 }
+
+/// Convergence seed 165032, minimized: someone moved a block (with everything in it) into a
+/// node this replica deleted, while this replica typed into that block and split it. The
+/// re-sent delete takes the block with it (rule 4), so the typing is gone: it must be reported
+/// (`deleted-with-subtree`), not silently lost.
+#[test]
+fn typing_into_a_block_the_server_moved_into_a_local_delete_is_reported() {
+    for with_log in [true, false] {
+        for split in [false, true] {
+            let (mut s, mut ws) = setup(&["doomed", "moved block"], 2);
+            s.with_log = with_log;
+            ws[1].move_to("p2", "p1", nodesync_core::patch::Place::Last).unwrap();
+            s.push(&mut ws[1], Policy::ServerWins, 1).unwrap();
+            if split {
+                let new = ws[0].fresh_key();
+                ws[0].split("p2", "text", 5, &new).unwrap();
+            }
+            ws[0].splice("p2", "text", 0, 0, "[word] ").unwrap();
+            ws[0].delete("p1").unwrap();
+            let d = s.push(&mut ws[0], Policy::ServerWins, 2).unwrap();
+            let on_server = s.tree().nodes.values().any(|n| n.props.values().any(|v| v.as_str().is_some_and(|t| t.contains("[word]"))));
+            let reported = d.iter().any(|x| x.key == "p2" && x.rule == Rule::DeletedWithSubtree);
+            assert!(on_server || reported, "with_log={with_log} split={split}: the word is lost: {:?}", rules(&d));
+            assert!(!d.iter().any(|x| x.rule == Rule::TextMisfit), "{d:?}");
+            settle(&mut s, &mut ws);
+        }
+    }
+}
+
+/// The same, and the mover also typed into the block: the re-sent delete must not discard the
+/// mover's committed typing (rule 4: the block is kept, `delete-kept-typing`, with the deleted
+/// node above it as a shell), and this replica's own typing in the block stays with it.
+#[test]
+fn own_typing_in_a_block_kept_for_others_typing_is_not_lost() {
+    for with_log in [true, false] {
+        let (mut s, mut ws) = setup(&["doomed", "moved block"], 2);
+        s.with_log = with_log;
+        ws[1].move_to("p2", "p1", nodesync_core::patch::Place::Last).unwrap();
+        ws[1].splice("p2", "text", 11, 0, " [theirs]").unwrap();
+        s.push(&mut ws[1], Policy::ServerWins, 1).unwrap();
+        ws[0].splice("p2", "text", 0, 0, "[mine] ").unwrap();
+        ws[0].delete("p1").unwrap();
+        let d = s.push(&mut ws[0], Policy::ServerWins, 2).unwrap();
+        let has = |w: &str| s.tree().nodes.values().any(|n| n.props.values().any(|v| v.as_str().is_some_and(|t| t.contains(w))));
+        assert!(has("[theirs]"), "with_log={with_log}: {:?}", rules(&d));
+        // kept for the mover's typing: this replica's own typing in it (it never deleted p2)
+        // stays too; p1 stays as a shell with its seen text deleted
+        assert!(has("[mine]"), "with_log={with_log}: the word is lost: {:?}", rules(&d));
+        assert!(d.iter().any(|x| x.key == "p2" && x.rule == Rule::DeleteKeptTyping), "{:?}", rules(&d));
+        settle(&mut s, &mut ws);
+        assert_eq!(ws[0].children("p1"), ["p2"]);
+        assert_eq!(text(&ws[0], "p1"), "");
+        assert_eq!(text(&ws[0], "p2"), "[mine] moved block [theirs]", "with_log={with_log}");
+    }
+}
+
+/// Convergence seed 398, minimized: this replica typed into `p2` and deleted `p1`; someone
+/// joined `p2` into `p1` meanwhile. The typing follows the join into `p1`, which the re-sent
+/// delete takes: reported `joined-into-deleted`, not lost silently.
+#[test]
+fn typing_carried_by_a_join_into_a_locally_deleted_block_is_reported() {
+    let (mut s, mut ws) = setup(&["first", "second"], 2);
+    ws[1].join("p1", "p2", "text").unwrap();
+    s.push(&mut ws[1], Policy::ServerWins, 1).unwrap();
+    ws[0].splice("p2", "text", 6, 0, " [word]").unwrap();
+    ws[0].delete("p1").unwrap();
+    let d = s.push(&mut ws[0], Policy::ServerWins, 2).unwrap();
+    let on_server = s.tree().nodes.values().any(|n| n.props.values().any(|v| v.as_str().is_some_and(|t| t.contains("[word]"))));
+    assert!(!on_server);
+    assert!(d.iter().any(|x| x.key == "p2" && x.rule == Rule::JoinedIntoDeleted), "the word is lost: {:?}", rules(&d));
+    assert!(!d.iter().any(|x| x.rule == Rule::TextMisfit), "{d:?}");
+    settle(&mut s, &mut ws);
+}
