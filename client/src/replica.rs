@@ -2,8 +2,7 @@
 //! dirty and placed keys), at most one patch in flight, and the push / pull / live loop.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nodesync_core::patch::{parse, Limits, Patch, Place, MAX_NAME_BYTES};
 use postgres::error::SqlState;
@@ -17,164 +16,12 @@ use crate::tree::{Diff, Node, Tree};
 pub use crate::workspace::EditError;
 use crate::workspace::{Cursor, Workspace};
 
-/// How a replica behaves.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The document id.
-    pub doc: String,
-    /// This replica's client id (the `client` of `apply_patch`); unique per replica.
-    pub client: String,
-    /// Non-string values (and kinds) changed on both sides: the server's wins unless
-    /// `LocalWins`. Strings changed on both sides always merge as text, under either policy.
-    pub policy: Policy,
-    /// Attempts per push before [`Error::Contention`].
-    pub max_attempts: u32,
-    /// First backoff after a conflict; doubles per attempt (with jitter) up to `max_backoff`.
-    pub backoff: Duration,
-    pub max_backoff: Duration,
-    /// The durable retry journal file (`None`: in-memory only).
-    pub journal: Option<PathBuf>,
-    /// Prefix of keys this replica creates (default: `<client>.<nonce>.`). Keys are never
-    /// reused by the server, so the prefix must be unique per replica session.
-    pub key_prefix: Option<String>,
-    /// Seed for the backoff jitter.
-    pub seed: u64,
-    /// With a read connection ([`Replica::read_from`]): how long a read waits there
-    /// (`nodesync.wait_gen`) for the gen it needs before it reads from the write connection.
-    pub read_wait: Duration,
-    #[doc(hidden)]
-    pub crash: Option<CrashPoint>,
-}
-
-impl Config {
-    pub fn new(doc: &str, client: &str) -> Config {
-        Config {
-            doc: doc.to_string(),
-            client: client.to_string(),
-            policy: Policy::ServerWins,
-            max_attempts: 16,
-            backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(50),
-            journal: None,
-            key_prefix: None,
-            seed: now_micros() as u64,
-            read_wait: Duration::from_secs(2),
-            crash: None,
-        }
-    }
-}
-
-/// Test hook: where a replica stops dead (prints `CRASHPOINT <name> <seq>` and sleeps until
-/// killed) to simulate a crash.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrashPoint {
-    /// After the journal is written, before the patch is sent.
-    BeforeSend,
-    /// After the server committed, before the client processed the answer.
-    AfterSend,
-}
-
-#[derive(Debug)]
-pub enum Error {
-    /// A database error other than a patch conflict (connection lost, invalid patch, ...).
-    Db(postgres::Error),
-    /// The patch kept conflicting: `attempts` sends, `conflicts` is the last 40001 DETAIL.
-    Contention { attempts: u32, conflicts: Value },
-    /// The server answered something this client does not understand.
-    Protocol(String),
-    /// The journal could not be read or written.
-    Journal(std::io::Error),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Db(e) => match e.as_db_error() {
-                Some(db) => write!(f, "{} ({}){}", db.message(), db.code().code(), db.detail().map(|d| format!(": {d}")).unwrap_or_default()),
-                None => write!(f, "{e}"),
-            },
-            Error::Contention { attempts, conflicts } => write!(f, "contention did not clear after {attempts} attempts; last conflicts: {conflicts}"),
-            Error::Protocol(m) => write!(f, "unexpected server answer: {m}"),
-            Error::Journal(e) => write!(f, "journal: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<postgres::Error> for Error {
-    fn from(e: postgres::Error) -> Error {
-        Error::Db(e)
-    }
-}
-
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Error {
-        Error::Journal(e)
-    }
-}
-
-/// What a push did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Pushed {
-    /// No local edits.
-    Nothing,
-    /// Committed at `gen` after `attempts` sends (1 = no conflict).
-    Committed { gen: i64, seq: i64, attempts: u32, ops: usize },
-}
-
-/// The outcome of resending a journaled patch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Recovery {
-    /// Committed, now or (`duplicate`) by the first send.
-    Committed { seq: i64, gen: i64, duplicate: bool },
-    /// Cleanly refused: it never applied.
-    Refused { seq: i64, conflicts: Value },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ChangeKind {
-    Created,
-    Updated,
-    Moved,
-    Deleted,
-}
-
-/// What a pull changed in the local tree.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Changes {
-    pub from: i64,
-    pub to: i64,
-    /// Node keys and how they changed (a key can be both moved and updated).
-    pub changed: Vec<(String, ChangeKind)>,
-    /// Local edits the rebase dropped.
-    pub dropped: Vec<Dropped>,
-}
-
-/// Counters for the demo and for tests.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    /// Committed pushes.
-    pub commits: u64,
-    /// 40001 answers.
-    pub conflicts: u64,
-    /// Rebases of local edits after a conflict.
-    pub rebases: u64,
-    /// Pulls that brought something new.
-    pub pulls: u64,
-    /// Dropped local edits (warnings such as `delete-over-server-edit` not counted).
-    pub dropped: u64,
-    /// Reads of the change log (`changes_since`) for text-aware rebases and cursors.
-    pub log_fetches: u64,
-    /// Reads served by the read connection ([`Replica::read_from`]).
-    pub reader_reads: u64,
-    /// Reads that went to the write connection because the read connection had not replayed
-    /// the gen this replica needs within `Config::read_wait`.
-    pub reader_fallbacks: u64,
-    /// Per committed push: time from push() to the commit, retries included (µs).
-    pub latencies_us: Vec<u64>,
-}
+mod sql;
+mod types;
+pub use sql::{connect_env, ensure_doc, fetch_snapshot};
+use sql::{send, Sent};
+use types::now_micros;
+pub use types::{ChangeKind, Changes, Config, CrashPoint, Error, Pushed, Recovery, Stats};
 
 type Callback = Box<dyn FnMut(&Changes) + Send>;
 
@@ -206,10 +53,6 @@ pub struct Replica {
     pub stats: Stats,
 }
 
-fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_micros() as i64)
-}
-
 fn base36(mut n: u64) -> String {
     let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut out = vec![];
@@ -222,39 +65,6 @@ fn base36(mut n: u64) -> String {
     }
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
-}
-
-enum Sent {
-    Ok(Value),
-    Conflict(Value),
-}
-
-fn send(conn: &mut Client, doc: &str, client: &str, patch: &Value, seq: i64) -> Result<Sent, Error> {
-    match conn.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, patch, &client, &seq]) {
-        Ok(row) => Ok(Sent::Ok(row.get(0))),
-        Err(e) => match e.as_db_error() {
-            Some(db) if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE => {
-                let detail = db.detail().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(Value::Null);
-                Ok(Sent::Conflict(detail))
-            }
-            _ => Err(Error::Db(e)),
-        },
-    }
-}
-
-/// Creates the document if it does not exist yet. Returns true if it created it.
-pub fn ensure_doc(conn: &mut Client, doc: &str, root_kind: &str) -> Result<bool, Error> {
-    match conn.execute("SELECT nodesync.create_doc($1, $2)", &[&doc, &root_kind]) {
-        Ok(_) => Ok(true),
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `nodesync.snapshot(doc)` as a [`Tree`].
-pub fn fetch_snapshot(conn: &mut Client, doc: &str) -> Result<Tree, Error> {
-    let v: Value = conn.query_one("SELECT nodesync.snapshot($1)", &[&doc])?.get(0);
-    Tree::from_snapshot(&v).map_err(Error::Protocol)
 }
 
 impl Replica {
@@ -814,21 +624,3 @@ impl Replica {
     }
 }
 
-/// A connection from the libpq environment variables PGHOST, PGPORT, PGUSER, PGDATABASE and
-/// PGPASSWORD (a PGHOST starting with `/` is a socket directory).
-pub fn connect_env(application_name: &str) -> Result<Client, postgres::Error> {
-    let mut c = postgres::Config::new();
-    c.host(&std::env::var("PGHOST").unwrap_or_else(|_| "localhost".into()));
-    if let Ok(p) = std::env::var("PGPORT") {
-        if let Ok(p) = p.parse() {
-            c.port(p);
-        }
-    }
-    c.user(&std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into()));
-    c.dbname(&std::env::var("PGDATABASE").unwrap_or_else(|_| "postgres".into()));
-    if let Ok(pw) = std::env::var("PGPASSWORD") {
-        c.password(pw);
-    }
-    c.application_name(application_name);
-    c.connect(postgres::NoTls)
-}
