@@ -13,6 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/golden.sh"
 DB=nodesync_isolation
 eval "$(scripts/cluster.sh env)"
 
@@ -22,27 +23,4 @@ if [ "${1:-}" = "--accept" ]; then accept=1; shift; fi
 if [ $# -gt 0 ]; then tests=("$@")
 else tests=($(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)); fi
 
-out=$(mktemp -d /tmp/nodesync-isolation.XXXXXX)
-chmod 777 "$out"   # as root, pg_isolation_regress may run as another user; keep it writable
-
-PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -v ON_ERROR_STOP=1 \
-  -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB TEMPLATE template0" >/dev/null \
-  || { echo "isolation: cannot recreate database $DB on $PGHOST:$PGPORT" >&2; exit 1; }
-
-"$PG_ISOLATION_REGRESS" --use-existing --host="$PGHOST" --port="$PGPORT" --user="${PGUSER:-postgres}" \
-  --inputdir=tests/isolation --outputdir="$out" --dbname=$DB "${tests[@]}"
-rc=$?
-
-if [ $accept = 1 ]; then
-  for t in "${tests[@]}"; do cp "$out/results/$t.out" "tests/isolation/expected/$t.out"; done
-  echo "isolation: copied ${#tests[@]} result(s) to tests/isolation/expected/ -- review them with git diff"
-  rm -rf "$out"
-  exit 0
-fi
-if [ $rc -ne 0 ]; then
-  echo "isolation: FAILED; regression.diffs:"
-  cat "$out/regression.diffs" 2>/dev/null
-  echo "isolation: results kept in $out"
-  exit 1
-fi
-rm -rf "$out"
+run_golden isolation tests/isolation $DB $accept "$PG_ISOLATION_REGRESS" -- "${tests[@]}"
