@@ -110,12 +110,10 @@ fn apply_to(
     let limits = limits();
     let parsed = parse(&patch, &limits)?;
     Spi::connect_mut(|c| {
-        if seq.is_none() {
-            // an empty patch without a seq takes no lock
-            if parsed.ops.is_empty() {
-                let d = documents::get(c, doc)?;
-                return before_evaluate(doc, &parsed, d.gen).map(|r| Ok(r.unwrap_or(PatchResult::unchanged(d.gen))));
-            }
+        // an empty patch without a seq takes no lock
+        if seq.is_none() && parsed.ops.is_empty() {
+            let d = documents::get(c, doc)?;
+            return before_evaluate(doc, &parsed, d.gen).map(|r| Ok(r.unwrap_or(PatchResult::unchanged(d.gen))));
         }
         // the caller's write access, and the per-document commit lock
         let d = documents::lock(c, doc)?;

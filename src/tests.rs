@@ -63,6 +63,18 @@ mod tests {
     }
 
     /// root -> a, b, s -> (s1, s2)
+    /// `op` with the fields of `changes` set, or removed where the value is `"<absent>"`.
+    fn with_fields(mut op: Value, changes: Value) -> Value {
+        for (k, v) in changes.as_object().unwrap() {
+            if v == &json!("<absent>") {
+                op.as_object_mut().unwrap().remove(k);
+            } else {
+                op[k] = v.clone();
+            }
+        }
+        op
+    }
+
     fn fixture(doc: &str) {
         Spi::run(&format!("SELECT nodesync.create_doc('{doc}')")).unwrap();
         patch(doc, json!([
@@ -965,17 +977,7 @@ mod tests {
         Spi::run("SELECT nodesync.create_doc('d')").unwrap();
         patch("d", json!([{"op": "create", "key": "p", "kind": "p", "parent": "root", "props": {"text": "abc", "n": 1}}]));
         let before = node("d", "p");
-        let split = |f: Value| {
-            let mut o = json!({"op": "split", "key": "p", "version": 1, "prop": "text", "at": 1, "new": "z"});
-            for (k, v) in f.as_object().unwrap() {
-                if v == &json!("<absent>") {
-                    o.as_object_mut().unwrap().remove(k);
-                } else {
-                    o[k] = v.clone();
-                }
-            }
-            json!([o])
-        };
+        let split = |f: Value| json!([with_fields(json!({"op": "split", "key": "p", "version": 1, "prop": "text", "at": 1, "new": "z"}), f)]);
         assert!(invalid("d", split(json!({"at": 4})), 0).contains("3 code points"));
         for bad in [
             json!({"at": -1}), json!({"at": 1.5}), json!({"at": "1"}), json!({"at": null}), json!({"at": "<absent>"}),
@@ -1150,17 +1152,7 @@ mod tests {
             {"op": "create", "key": "b", "kind": "p", "parent": "root", "props": {"text": "y", "n": "s", "k": [1]}}
         ]));
         let snapshot = q("SELECT nodesync.snapshot('d')");
-        let join = |f: Value| {
-            let mut o = json!({"op": "join", "key": "a", "version": 1, "next": "b", "next_version": 1, "prop": "text"});
-            for (k, v) in f.as_object().unwrap() {
-                if v == &json!("<absent>") {
-                    o.as_object_mut().unwrap().remove(k);
-                } else {
-                    o[k] = v.clone();
-                }
-            }
-            json!([o])
-        };
+        let join = |f: Value| json!([with_fields(json!({"op": "join", "key": "a", "version": 1, "next": "b", "next_version": 1, "prop": "text"}), f)]);
         assert!(invalid("d", join(json!({"next": "a"})), 0).contains("itself"));
         assert!(invalid("d", join(json!({"key": "root"})), 0).contains("root"));
         assert!(invalid("d", join(json!({"next": "root"})), 0).contains("root"));

@@ -120,10 +120,21 @@ pub fn apply_one(s: &mut String, e: &Edit) -> Result<(), usize> {
 /// Applies `edits` in order to `s`.
 pub fn apply(s: &str, edits: &[Edit]) -> Result<String, Misfit> {
     let mut out = s.to_string();
-    for (index, e) in edits.iter().enumerate() {
-        apply_one(&mut out, e).map_err(|len| Misfit { index, at: e.at, delete: e.delete, len })?;
-    }
+    apply_each(&mut out, edits, || Ok(()), |m| m)?;
     Ok(out)
+}
+
+/// Applies `edits` in order to `s` in place, calling `before` ahead of each edit (the server
+/// checks for a cancel there); an edit that does not fit becomes the error `misfit` makes.
+/// `s` is left partly edited on error.
+pub fn apply_each<E>(s: &mut String, edits: &[Edit], mut before: impl FnMut() -> Result<(), E>, misfit: impl FnOnce(Misfit) -> E) -> Result<(), E> {
+    for (index, e) in edits.iter().enumerate() {
+        before()?;
+        if let Err(len) = apply_one(s, e) {
+            return Err(misfit(Misfit { index, at: e.at, delete: e.delete, len }));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

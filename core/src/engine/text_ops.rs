@@ -86,13 +86,10 @@ impl<S: Store> Engine<'_, S> {
             return Ok(Some(c));
         }
         let mut value = self.string_prop(i, "text", key, prop)?;
-        for (index, e) in edits.iter().enumerate() {
-            self.store.tick()?;
-            text::apply_one(&mut value, e).map_err(|len| {
-                let m = text::Misfit { index, at: e.at, delete: e.delete, len };
-                Error::invalid_op(i, format!("text of property \"{}\" of \"{}\": {m}", shorten(prop), shorten(key)))
-            })?;
-        }
+        let store = &mut *self.store;
+        text::apply_each(&mut value, edits, || store.tick(), |m| {
+            Error::invalid_op(i, format!("text of property \"{}\" of \"{}\": {m}", shorten(prop), shorten(key)))
+        })?;
         self.set_prop(key, prop, Value::String(value))?;
         Ok(None)
     }
