@@ -199,6 +199,31 @@ fn wait_gen_on_the_standby_returns_once_the_commit_has_replayed() {
     assert_eq!(snap["root"]["children"].as_array().unwrap().len(), N as usize);
 }
 
+/// `writers` sessions on the primary, each updating one node of its own document
+/// (`<name><w>`) until `stop`; each returns how many updates it made. `async_commit`:
+/// `synchronous_commit = off`, for more churn.
+fn churn(writers: usize, name: &str, async_commit: bool, stop: &Arc<AtomicBool>) -> Vec<thread::JoinHandle<i64>> {
+    (0..writers)
+        .map(|w| {
+            let (stop, other) = (stop.clone(), doc_id(&format!("{name}{w}")));
+            thread::spawn(move || {
+                let mut c = primary();
+                if async_commit {
+                    c.batch_execute("SET synchronous_commit = off").unwrap();
+                }
+                c.query_one("SELECT nodesync.create_doc($1)", &[&other]).unwrap();
+                patch(&mut c, &other, json!({"ops": [{"op": "create", "key": "x", "kind": "p", "parent": "root", "props": {"n": 0}}]}), None, None);
+                let mut v = 1;
+                while !stop.load(Ordering::SeqCst) {
+                    patch(&mut c, &other, json!({"ops": [{"op": "update", "key": "x", "version": v, "props": {"n": v}}]}), None, None);
+                    v += 1;
+                }
+                v
+            })
+        })
+        .collect()
+}
+
 #[test]
 #[ignore = "needs a hot standby: run scripts/standby.sh"]
 fn read_your_writes_across_primary_and_standby_under_load() {
@@ -208,22 +233,7 @@ fn read_your_writes_across_primary_and_standby_under_load() {
     let doc = doc_id("ryw");
     p.query_one("SELECT nodesync.create_doc($1)", &[&doc]).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let mut churn = vec![];
-    for w in 0..2 {
-        let stop = stop.clone();
-        churn.push(thread::spawn(move || {
-            let mut c = primary();
-            let other = doc_id(&format!("churn{w}"));
-            c.query_one("SELECT nodesync.create_doc($1)", &[&other]).unwrap();
-            patch(&mut c, &other, json!({"ops": [{"op": "create", "key": "x", "kind": "p", "parent": "root", "props": {"n": 0}}]}), None, None);
-            let mut v = 1;
-            while !stop.load(Ordering::SeqCst) {
-                patch(&mut c, &other, json!({"ops": [{"op": "update", "key": "x", "version": v, "props": {"n": v}}]}), None, None);
-                v += 1;
-            }
-            v
-        }));
-    }
+    let churn = churn(2, "churn", false, &stop);
     let mut s = standby();
     let mut lags = vec![];
     let mut timeouts = 0;
@@ -306,23 +316,7 @@ fn long_waits_survive_heavy_churn_with_hot_standby_feedback() {
     let doc = doc_id("long");
     p.query_one("SELECT nodesync.create_doc($1)", &[&doc]).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let mut churn = vec![];
-    for w in 0..3 {
-        let stop = stop.clone();
-        churn.push(thread::spawn(move || {
-            let mut c = primary();
-            c.batch_execute("SET synchronous_commit = off").unwrap();
-            let other = doc_id(&format!("lchurn{w}"));
-            c.query_one("SELECT nodesync.create_doc($1)", &[&other]).unwrap();
-            patch(&mut c, &other, json!({"ops": [{"op": "create", "key": "x", "kind": "p", "parent": "root", "props": {"n": 0}}]}), None, None);
-            let mut v = 1;
-            while !stop.load(Ordering::SeqCst) {
-                patch(&mut c, &other, json!({"ops": [{"op": "update", "key": "x", "version": v, "props": {"n": v}}]}), None, None);
-                v += 1;
-            }
-            v
-        }));
-    }
+    let churn = churn(3, "lchurn", true, &stop);
     let mut lags = vec![];
     let mut failures = vec![];
     for i in 0..6 {
