@@ -164,13 +164,7 @@ pub fn writer_patch(snap: &Value, rng: &mut Rng, next_key: &mut u32, me: &str) -
         // snapshot may be current on the server by the time the patch arrives
         let mut current = patch.clone();
         for op in current["ops"].as_array_mut().into_iter().flatten() {
-            for (field, key) in [("version", "key"), ("next_version", "next")] {
-                if let Some(n) = op[key].as_str().and_then(|k| d.nodes.get(k)) {
-                    if op.get(field).is_some() {
-                        op[field] = Value::from(n.version);
-                    }
-                }
-            }
+            versions_as_seen(op, &d);
         }
         let valid = nodesync_core::patch::parse(&current, &nodesync_core::Limits::default())
             .map(|p| !matches!(Model { history: vec![d.clone()], deleted_at: BTreeMap::new() }.apply(&p), Applied::Invalid(_)))
@@ -185,6 +179,17 @@ pub fn writer_patch(snap: &Value, rng: &mut Rng, next_key: &mut u32, me: &str) -
         return None;
     }
     Some(patch)
+}
+
+/// Sets an op's `version` (and a join's `next_version`) to the version its node has in `d`.
+fn versions_as_seen(op: &mut Value, d: &Doc) {
+    for (field, key) in [("version", "key"), ("next_version", "next")] {
+        if let Some(n) = op[key].as_str().and_then(|k| d.nodes.get(k)) {
+            if op.get(field).is_some() {
+                op[field] = Value::from(n.version);
+            }
+        }
+    }
 }
 
 /// Makes the text ops of a writer's patch fit what the writer saw, as a correct client's do
@@ -207,13 +212,7 @@ pub fn fit_text_ops(patch: &mut Value, d: &Doc) {
         if !keep || !is_text {
             return keep;
         }
-        for (field, key) in [("version", "key"), ("next_version", "next")] {
-            if let Some(n) = op[key].as_str().and_then(|k| d.nodes.get(k)) {
-                if op.get(field).is_some() {
-                    op[field] = Value::from(n.version);
-                }
-            }
-        }
+        versions_as_seen(op, d);
         op["prop"] = Value::from("t");
         let mut t = text_of(op["key"].as_str().unwrap_or_default());
         if let Some(at) = op.get("at").and_then(Value::as_u64) {
