@@ -12,7 +12,7 @@ use nodesync_core::text::{apply, Edit};
 use serde_json::{json, Value};
 
 fn path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/text_transform.json")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/text_transform.json")
 }
 
 type S = &'static [(usize, usize, &'static str)];
