@@ -11,7 +11,11 @@
 #   6. standby   a primary and a pg_basebackup -R hot standby on loopback (scripts/standby.sh)
 #   7. client    the client library (client/ crate): rebase rules, text transform, typists,
 #                the trace replay, against the private cluster
-#   8. reliability  bounded crash-safety, fuzzing and soak runs (scripts/reliability.sh)
+#   8. js        the TypeScript client (js/client): unit tests, the shared vectors
+#                (tests/vectors/), PgTransport and Replica against the private cluster, the
+#                TypeScript typists and the mixed Rust/TypeScript typist run
+#   9. relay     the WebSocket relay (js/relay) on its own cluster (it restarts it mid-run)
+#  10. reliability  bounded crash-safety, fuzzing and soak runs (scripts/reliability.sh)
 # ONLY="core sessions" runs a subset.
 # The private cluster (scripts/cluster.sh) is started here and stopped on exit.
 # A layer whose command exits 77 is reported as skipped (it printed why).
@@ -30,6 +34,8 @@ count() {  # count LOGFILE -> "ok bad"
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) ok += $(i-1); if ($(i) ~ /^failed;?$/) bad += $(i-1) } next }
     /^ *All [0-9]+ tests passed/ { ok += $2; next }
     /^ *[0-9]+ of [0-9]+ tests failed/ { bad += $1; ok += $3 - $1; next }
+    /^# pass [0-9]+$/ { ok += $3; next }
+    /^# fail [0-9]+$/ { bad += $3; next }
     /^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed/ { n = split($0, w, " "); for (i = 1; i <= n; i++) { if (w[i] ~ /^passed,?$/) ok += w[i-1]; if (w[i] ~ /^failed,?$/) bad += w[i-1] } }
     END { print ok + 0, bad + 0 }' "$1"
 }
@@ -77,7 +83,7 @@ session_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_te
 
 layer core cargo test -p nodesync_core
 layer pgtest pgtest
-if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" isolation "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* ]]; then
+if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" isolation "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* || " $LAYERS " == *" js "* || " $LAYERS " == *" relay "* ]]; then
   install_ext && scripts/cluster.sh start || { echo "cannot install the extension or start the cluster"; exit 1; }
 fi
 layer regress scripts/regress.sh
@@ -88,6 +94,14 @@ layer sessions session_tests
 layer standby scripts/standby.sh
 client_lib() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_client -- --test-threads=1; }
 layer client client_lib
+# the TypeScript packages (node's test runner); the client's tests use the private cluster
+js_client() {
+  eval "$(scripts/cluster.sh env)"; export NODESYNC_JS_PGHOST=$PGHOST NODESYNC_JS_PGPORT=$PGPORT
+  (cd js && npm run -s build && npm test -s -w client)
+}
+js_relay() { (cd js && npm run -s build && npm test -s -w relay); }
+layer js js_client
+layer relay js_relay
 # bounded crash-safety and hostile-input runs (their long versions: make soak)
 [ -x scripts/reliability.sh ] && layer reliability scripts/reliability.sh
 
