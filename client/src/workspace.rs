@@ -240,7 +240,7 @@ impl Workspace {
         self.placed.clear();
         self.dirty.clear();
         self.log.clear();
-        self.cursors.retain(|_, c| self.local.get(&c.key).is_some_and(|n| text_of(n, &c.prop).is_some_and(|t| c.at <= clen(t))));
+        self.drop_stale_cursors();
         before
     }
 
@@ -415,6 +415,8 @@ impl Workspace {
         if !text_world {
             self.cursors.clear();
         }
+        // a cursor on a node (or string) the state rebase removed goes with it
+        self.drop_stale_cursors();
         (before, dropped)
     }
 
@@ -529,8 +531,25 @@ impl Workspace {
         self.cursors.values().enumerate().map(|(id, c)| BOp::Caret { id, key: c.key.clone(), prop: c.prop.clone(), at: c.at }).collect()
     }
 
+    /// Cursors on a node that is gone, on a prop that is not a string, or past the end of the
+    /// text are removed.
+    fn drop_stale_cursors(&mut self) {
+        self.cursors.retain(|_, c| self.local.get(&c.key).is_some_and(|n| text_of(n, &c.prop).is_some_and(|t| c.at <= clen(t))));
+    }
+
+    /// The cursor names in caret id order (ids are positions in this list, see [`Self::carets`]).
+    fn cursor_names(&self) -> Vec<String> {
+        self.cursors.keys().cloned().collect()
+    }
+
     fn set_carets(&mut self, carets: &[BOp]) {
-        let names: Vec<String> = self.cursors.keys().cloned().collect();
+        let names = self.cursor_names();
+        self.set_carets_named(&names, carets);
+    }
+
+    /// Sets the cursors from carets whose ids index `names` (the names when the carets were
+    /// taken: edits in between may have removed cursors).
+    fn set_carets_named(&mut self, names: &[String], carets: &[BOp]) {
         let mut out = BTreeMap::new();
         for c in carets {
             if let BOp::Caret { id, key, prop, at } = c {
@@ -782,7 +801,9 @@ impl Workspace {
             self.record(join_op)?;
             return Ok(key.to_string());
         }
-        // cursors follow the join, whatever ops express it
+        // cursors follow the join, whatever ops express it (the deletes below remove cursors
+        // on the deleted block: the carets keep the names they were taken with)
+        let names = self.cursor_names();
         let carets: Vec<BOp> = self
             .carets()
             .into_iter()
@@ -805,7 +826,7 @@ impl Workspace {
                 self.move_to(&c, key, Place::Last)?;
             }
             self.delete(next)?;
-            self.set_carets(&carets);
+            self.set_carets_named(&names, &carets);
             return Ok(key.to_string());
         }
         // `key` is local only, `next` is on the server: `next` stays, with `key`'s text in
@@ -842,7 +863,7 @@ impl Workspace {
             after = Some(c);
         }
         self.delete(key)?;
-        self.set_carets(&moved);
+        self.set_carets_named(&names, &moved);
         Ok(next.to_string())
     }
 
