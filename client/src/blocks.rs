@@ -628,7 +628,10 @@ pub fn replay(base: &Tree, log: &[(i64, Patch)]) -> Result<Replayed, String> {
                 }
                 Op::Update { key, kind, props, .. } => {
                     let Some(n) = t.nodes.get(key).cloned() else { return Err(format!("gen {gen}: update of missing {key:?}")) };
-                    for (p, v) in props.iter().flatten() {
+                    // in key order, whatever order the parsed map keeps (preserve_order)
+                    let mut sorted: Vec<(&String, &Value)> = props.iter().flatten().collect();
+                    sorted.sort_by(|a, b| a.0.cmp(b.0));
+                    for (p, v) in sorted {
                         let old = n.props.get(p);
                         let old_text = match old {
                             None => Some(""),

@@ -696,6 +696,10 @@ impl Workspace {
         if !self.local.contains(key) {
             return Err(EditError::NoSuchNode(key.to_string()));
         }
+        // in key order whatever order the map keeps (serde_json's preserve_order may be on in a
+        // workspace build): the logged ops, and so the patch, must not depend on it
+        let mut props: Vec<(String, Value)> = props.into_iter().collect();
+        props.sort_by(|a, b| a.0.cmp(&b.0));
         for (k, v) in props {
             if let Value::String(s) = &v {
                 if let Ok(cur) = self.text_for_edit(key, &k) {
