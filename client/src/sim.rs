@@ -14,6 +14,7 @@ use crate::blocks::text_of;
 use crate::rebase::{Dropped, Policy};
 use crate::tree::{Node, Tree};
 use crate::workspace::Workspace;
+use crate::{Error, Replica};
 
 /// One local edit made by [`random_edit`].
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +40,8 @@ pub const KINDS: [&str; 5] = ["para", "heading", "list", "item", "quote"];
 /// Key of the section whose subtree [`random_edit`] leaves to typists.
 pub const SHARED: &str = "shared";
 
-fn pick<'a>(rng: &mut Rng, v: &'a [String]) -> Option<&'a String> {
+/// A random element of `v` (None if empty).
+pub fn pick<'a>(rng: &mut Rng, v: &'a [String]) -> Option<&'a String> {
     if v.is_empty() {
         None
     } else {
@@ -47,7 +49,8 @@ fn pick<'a>(rng: &mut Rng, v: &'a [String]) -> Option<&'a String> {
     }
 }
 
-fn random_place(rng: &mut Rng, kids: &[String], not: &str) -> Place {
+/// A random place among `kids` (first, last, or after one of them other than `not`).
+pub fn random_place(rng: &mut Rng, kids: &[String], not: &str) -> Place {
     let kids: Vec<String> = kids.iter().filter(|k| k.as_str() != not).cloned().collect();
     match rng.below(4) {
         0 => Place::First,
@@ -364,6 +367,19 @@ impl Typist {
             }
         }
     }
+}
+
+/// Pushes until it goes through: a push that keeps conflicting ([`Error::Contention`]) is
+/// started again, up to 20 times (typists at quiescence).
+pub fn push_hard(r: &mut Replica) -> Result<(), String> {
+    for _ in 0..20 {
+        match r.push() {
+            Ok(_) => return Ok(()),
+            Err(Error::Contention { .. }) => continue,
+            Err(e) => return Err(format!("push: {e}")),
+        }
+    }
+    Err("push: contention did not clear after 20 rounds".into())
 }
 
 /// Checks the typists' words in `text`: each kept word exactly once, each erased word absent,

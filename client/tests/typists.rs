@@ -15,7 +15,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use nodesync_core::reference::Rng;
-use pg_nodesync_client::sim::{blocks_text, check_words, count, Stroke, Typist};
+use pg_nodesync_client::sim::{blocks_text, check_words, count, push_hard, Stroke, Typist};
 use pg_nodesync_client::{Config, Error, Pushed, Replica, Tree};
 use serde_json::{json, Value};
 
@@ -76,17 +76,6 @@ fn after_word(text: &str, n: usize) -> usize {
         }
     }
     text.chars().count()
-}
-
-fn push_hard(r: &mut Replica) -> Result<(), String> {
-    for _ in 0..20 {
-        match r.push() {
-            Ok(_) => return Ok(()),
-            Err(Error::Contention { .. }) => continue,
-            Err(e) => return Err(format!("push: {e}")),
-        }
-    }
-    Err("push: contention did not clear".into())
 }
 
 /// Pushes and pulls everyone until nothing is left to send and all are at one gen.

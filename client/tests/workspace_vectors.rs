@@ -23,7 +23,7 @@ use nodesync_core::patch::Place;
 use nodesync_core::reference::Rng;
 use nodesync_core::text::Edit;
 use pg_nodesync_client::rebase::merge_text;
-use pg_nodesync_client::sim::{boundaries, word, KINDS};
+use pg_nodesync_client::sim::{boundaries, pick, random_place, word, KINDS};
 use pg_nodesync_client::{Policy, Rule};
 use recorder::{rules, Rec};
 use serde_json::{json, Value};
@@ -1091,24 +1091,6 @@ fn edit_errors() -> Rec {
 }
 
 // ---- seeded random scenarios
-
-
-fn pick<'a>(rng: &mut Rng, v: &'a [String]) -> Option<&'a String> {
-    if v.is_empty() {
-        None
-    } else {
-        Some(&v[rng.below(v.len() as u32) as usize])
-    }
-}
-
-fn random_place(rng: &mut Rng, kids: &[String], not: &str) -> Place {
-    let kids: Vec<String> = kids.iter().filter(|k| k.as_str() != not).cloned().collect();
-    match rng.below(4) {
-        0 => Place::First,
-        1 => Place::Last,
-        _ => pick(rng, &kids).map_or(Place::Last, |a| Place::After(a.clone())),
-    }
-}
 
 /// Inserts ` w` at `at` in the `"text"` of `key`, with `splice` or a whole-value `update`.
 fn type_word(r: &mut Rec, i: usize, key: &str, at: usize, w: &str, whole: bool) -> bool {

@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use nodesync_core::reference::Rng;
-use pg_nodesync_client::sim::{Stroke, Typist};
+use pg_nodesync_client::sim::{push_hard, Stroke, Typist};
 use pg_nodesync_client::{connect_env, fetch_snapshot, Config, Error, Replica};
 use serde_json::json;
 
@@ -71,17 +71,6 @@ fn pick(rng: &mut Rng) -> Stroke {
         17..=18 => Stroke::Enter,
         _ => Stroke::JoinUp,
     }
-}
-
-fn push_hard(r: &mut Replica) -> Result<(), String> {
-    for _ in 0..20 {
-        match r.push() {
-            Ok(_) => return Ok(()),
-            Err(Error::Contention { .. }) => continue,
-            Err(e) => return Err(format!("push: {e}")),
-        }
-    }
-    Err("push: contention did not clear after 20 rounds".into())
 }
 
 fn run(o: &Opts) -> Result<serde_json::Value, String> {
