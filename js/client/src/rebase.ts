@@ -70,7 +70,7 @@ export type Rule =
 export type RuleName = Rule["name"];
 
 /** The rules in Rust's declaration order (the order `Rule` sorts in). */
-const RULE_ORDER: readonly RuleName[] = [
+export const RULE_ORDER: readonly RuleName[] = [
   "prop-conflict",
   "kind-conflict",
   "edit-of-deleted",
