@@ -120,7 +120,6 @@ describe("RelayTransport", () => {
       h: { code: "55000", message: "below the horizon" },
       u: { code: "42704", message: 'document "u" does not exist', detail: "d" },
       x: { code: "unavailable", message: "db down" },
-      r: { code: "rate_limited", message: "slow down" },
       w: { nonsense: true },
     };
     relay.handler = (req, ws) => fail(ws, req.id, errors[req.args["doc"] as string]);
@@ -132,13 +131,32 @@ describe("RelayTransport", () => {
     const u = await t.snapshot("u").catch((e: unknown) => e);
     assert.ok(u instanceof DbError && u.code === "42704" && u.detail === "d");
     assert.ok((await t.snapshot("x").catch((e: unknown) => e)) instanceof TransportError);
-    const r = await t.snapshot("r").catch((e: unknown) => e);
-    assert.ok(r instanceof DbError && r.code === "rate_limited");
     assert.ok((await t.snapshot("w").catch((e: unknown) => e)) instanceof ProtocolError);
     assert.ok(relayError("nope") instanceof ProtocolError);
     // a result of the wrong shape is a ProtocolError too
     relay.handler = (req, ws) => reply(ws, req.id, "not a snapshot");
     assert.ok((await t.snapshot("s").catch((e: unknown) => e)) instanceof ProtocolError);
+  });
+
+  test("calls the relay refused unrun (rate_limited, busy) are sent again after a pause, until the timeout", async () => {
+    const { relay, t } = await setup({ timeoutMs: 600 });
+    let refusals = 0;
+    relay.handler = (req, ws) => {
+      if (req.args["doc"] === "slow" && refusals < 3) {
+        refusals++;
+        return fail(ws, req.id, { code: refusals === 2 ? "busy" : "rate_limited", message: "slow down" });
+      }
+      if (req.args["doc"] === "never") return fail(ws, req.id, { code: "rate_limited", message: "slow down" });
+      reply(ws, req.id, { doc: req.args["doc"], from: 0, to: 1, reset: false, nodes: [], deleted: [] });
+    };
+    assert.equal((await t.diffSince("slow", 0)).doc, "slow");
+    assert.equal(t.stats.throttled, 3);
+    assert.equal(relay.requests.filter((r) => r.args["doc"] === "slow").length, 4);
+    const started = Date.now();
+    const e = await t.diffSince("never", 0).catch((e: unknown) => e);
+    assert.ok(e instanceof DbError && e.code === "rate_limited", String(e));
+    assert.ok(Date.now() - started < 1500, "gives up within about timeoutMs");
+    assert.ok(relay.requests.filter((r) => r.args["doc"] === "never").length > 1);
   });
 
   test("malformed frames are ignored and counted; the transport keeps working", async () => {

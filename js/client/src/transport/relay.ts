@@ -55,6 +55,8 @@ export interface RelayTransportStats {
   reconnects: number;
   /** Subscriber callbacks that threw (the exception is swallowed). */
   listenerErrors: number;
+  /** Calls the relay refused unrun (`rate_limited`, `busy`) and that were sent again after a pause. */
+  throttled: number;
 }
 
 interface Pending {
@@ -119,7 +121,7 @@ export function relayError(body: unknown): NodesyncError {
 }
 
 export class RelayTransport implements Transport {
-  readonly stats: RelayTransportStats = { malformedFrames: 0, reconnects: 0, listenerErrors: 0 };
+  readonly stats: RelayTransportStats = { malformedFrames: 0, reconnects: 0, listenerErrors: 0, throttled: 0 };
   private ws: WebSocketLike | null = null;
   private state: RelayState = "connecting";
   private nextId = 1;
@@ -354,7 +356,29 @@ export class RelayTransport implements Transport {
     }
   }
 
-  private request(call: string, args: Record<string, unknown>): Promise<unknown> {
+  /**
+   * One call. A call the relay refused without running it (`rate_limited`: over the socket's
+   * rate; `busy`: too many calls in flight) is sent again after a pause that doubles (from
+   * the relay's rate, up to 1 s, with jitter) until it runs or `timeoutMs` has passed.
+   */
+  private async request(call: string, args: Record<string, unknown>): Promise<unknown> {
+    const deadline = Date.now() + this.timeoutMs;
+    const rate = typeof this.hello?.["ratePerSecond"] === "number" ? (this.hello["ratePerSecond"] as number) : 50;
+    let pause = Math.max(5, Math.ceil(1000 / Math.max(1, rate)));
+    for (;;) {
+      try {
+        return await this.requestOnce(call, args);
+      } catch (e) {
+        const throttled = e instanceof DbError && (e.code === "rate_limited" || e.code === "busy");
+        if (!throttled || Date.now() + pause >= deadline) throw e;
+        this.stats.throttled++;
+        await new Promise((r) => setTimeout(r, pause / 2 + Math.random() * (pause / 2)));
+        pause = Math.min(1000, pause * 2);
+      }
+    }
+  }
+
+  private requestOnce(call: string, args: Record<string, unknown>): Promise<unknown> {
     if (this.fatal) return Promise.reject(this.fatal);
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
