@@ -21,7 +21,9 @@ mod types;
 pub use sql::{connect_env, ensure_doc, fetch_snapshot};
 use sql::{send, Sent};
 use types::now_micros;
-pub use types::{ChangeKind, Changes, Config, CrashPoint, Error, Pushed, Recovery, Stats};
+#[cfg(feature = "sim")]
+pub use types::CrashPoint;
+pub use types::{ChangeKind, Changes, Config, Error, Pushed, Recovery, Stats};
 
 type Callback = Box<dyn FnMut(&Changes) + Send>;
 
@@ -287,6 +289,8 @@ impl Replica {
         Ok(())
     }
 
+    /// The `sim` test hook: stops dead at `p` if the config asks for it.
+    #[cfg(feature = "sim")]
     fn crash_point(&self, p: CrashPoint, seq: i64) {
         if self.cfg.crash == Some(p) {
             use std::io::Write;
@@ -386,6 +390,7 @@ impl Replica {
             let pj = patch.to_json();
             let seq = self.next_seq;
             self.journal_write(seq, Some(&pj))?;
+            #[cfg(feature = "sim")]
             self.crash_point(CrashPoint::BeforeSend, seq);
             let sent = match send(&mut self.conn, &self.cfg.doc, &self.cfg.client, &pj, seq) {
                 Ok(s) => s,
@@ -401,6 +406,7 @@ impl Replica {
                     return Err(e);
                 }
             };
+            #[cfg(feature = "sim")]
             self.crash_point(CrashPoint::AfterSend, seq);
             match sent {
                 Sent::Ok(res) => {

@@ -37,7 +37,8 @@ pub struct Config {
     /// With a read connection ([`Replica::read_from`]): how long a read waits there
     /// (`nodesync.wait_gen`) for the gen it needs before it reads from the write connection.
     pub read_wait: Duration,
-    #[doc(hidden)]
+    /// Test hook (feature `sim` only): where this replica stops dead, to simulate a crash.
+    #[cfg(feature = "sim")]
     pub crash: Option<CrashPoint>,
 }
 
@@ -54,14 +55,15 @@ impl Config {
             key_prefix: None,
             seed: now_micros() as u64,
             read_wait: Duration::from_secs(2),
+            #[cfg(feature = "sim")]
             crash: None,
         }
     }
 }
 
-/// Test hook: where a replica stops dead (prints `CRASHPOINT <name> <seq>` and sleeps until
-/// killed) to simulate a crash.
-#[doc(hidden)]
+/// Test hook (feature `sim` only): where a replica stops dead (prints `CRASHPOINT <name>
+/// <seq>` and sleeps until killed) to simulate a crash.
+#[cfg(feature = "sim")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashPoint {
     /// After the journal is written, before the patch is sent.
