@@ -178,7 +178,7 @@ fn check_props_size(rows: pgrx::spi::SpiTupleTable<'_>, doc: &str, limits: &Limi
         if bytes as usize > limits.max_props_bytes {
             let key: String = req(&r, 1)?;
             let what = format!("props of \"{}\" in document \"{doc}\" (as jsonb text) would be", nodesync_core::patch::shorten(&key));
-            return Err(Error::props_limit(what, bytes as usize, limits.max_props_bytes));
+            return Err(Error::props_limit(what, bytes as usize, limits.max_props_bytes).names_doc());
         }
     }
     Ok(())

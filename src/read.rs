@@ -81,7 +81,8 @@ pub fn snapshot(client: &SpiClient<'_>, doc: &str, at_gen: Option<i64>) -> Resul
             if g < 1 {
                 return Err(Error::InvalidArgument(format!(
                     "at_gen {g}: document \"{doc}\" starts at gen 1"
-                )));
+                ))
+                .names_doc());
             }
             if g < d.horizon {
                 return Err(Error::BelowHorizon { doc: doc.into(), asked: g, horizon: d.horizon, what: "snapshot" });

@@ -103,6 +103,9 @@ pub enum Error {
     InvalidPatch { op: Option<usize>, msg: String },
     /// Any error, in the context of one document (messages name it).
     InDoc { doc: String, err: Box<Error> },
+    /// An error whose message names its document already ([`Error::names_doc`]):
+    /// [`Error::in_doc`] leaves it as it is. Everything else is the inner error's.
+    Named(Box<Error>),
     /// A function argument is invalid (NULL, empty id, gen out of range...).
     InvalidArgument(String),
     /// A configured limit (a GUC) was exceeded.
@@ -145,22 +148,37 @@ impl Error {
         Error::InvalidPatch { op: None, msg: msg.into() }
     }
 
-    /// Names the document in the message of argument, patch and limit errors.
-    /// (Messages that already name it are left alone.)
+    /// Names the document in the message of argument, patch and limit errors (not of those
+    /// made with [`Error::names_doc`], whose message names it already).
     pub fn in_doc(self, doc: &str) -> Error {
         match self {
-            e @ (Error::InvalidPatch { .. } | Error::InvalidArgument(_) | Error::Limit { .. })
-                if !e.to_string().contains(&format!("document \"{doc}\"")) =>
-            {
+            e @ (Error::InvalidPatch { .. } | Error::InvalidArgument(_) | Error::Limit { .. }) => {
                 Error::InDoc { doc: doc.to_string(), err: Box::new(e) }
             }
             e => e,
         }
     }
 
+    /// Marks an error whose message already names its document, so that [`Error::in_doc`]
+    /// does not name it a second time.
+    pub fn names_doc(self) -> Error {
+        match self {
+            e @ (Error::Named(_) | Error::InDoc { .. }) => e,
+            e => Error::Named(Box::new(e)),
+        }
+    }
+
+    /// The error itself, seen through [`Error::Named`] and [`Error::InDoc`].
+    pub fn inner(&self) -> &Error {
+        match self {
+            Error::Named(e) | Error::InDoc { err: e, .. } => e.inner(),
+            e => e,
+        }
+    }
+
     pub fn sqlstate(&self) -> SqlState {
         match self {
-            Error::InDoc { err, .. } => err.sqlstate(),
+            Error::InDoc { err, .. } | Error::Named(err) => err.sqlstate(),
             Error::InvalidPatch { .. } | Error::InvalidArgument(_) | Error::Limit { .. } => {
                 SqlState::InvalidParameterValue
             }
@@ -175,7 +193,7 @@ impl Error {
     /// The DETAIL line: JSON for conflicts (docs/api/README.md, "Errors"), prose or nothing otherwise.
     pub fn detail(&self) -> Option<String> {
         match self {
-            Error::InDoc { err, .. } => err.detail(),
+            Error::InDoc { err, .. } | Error::Named(err) => err.detail(),
             Error::Conflict { gen, conflicts, .. } => Some(
                 json!({"gen": gen, "conflicts": conflicts.iter().map(Conflict::to_json).collect::<Vec<_>>()})
                     .to_string(),
@@ -196,7 +214,7 @@ impl Error {
     /// A HINT line, when there is something useful to do.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::InDoc { err, .. } => err.hint(),
+            Error::InDoc { err, .. } | Error::Named(err) => err.hint(),
             Error::Conflict { .. } => Some(
                 "fetch nodesync.diff_since(doc, your base gen), rebase the patch onto it and retry"
                     .into(),
@@ -212,6 +230,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InDoc { doc, err } => write!(f, "document \"{doc}\": {err}"),
+            Error::Named(err) => write!(f, "{err}"),
             Error::InvalidPatch { op: Some(i), msg } => write!(f, "invalid patch: op {i}: {msg}"),
             Error::InvalidPatch { op: None, msg } => write!(f, "invalid patch: {msg}"),
             Error::InvalidArgument(msg) => f.write_str(msg),
@@ -256,8 +275,13 @@ mod tests {
         let e = Error::invalid_op(1, "unknown op \"x\"").in_doc("d");
         assert_eq!(e.to_string(), "document \"d\": invalid patch: op 1: unknown op \"x\"");
         assert_eq!(e.sqlstate().code(), "22023");
-        let named = Error::InvalidArgument("at_gen 0: document \"d\" starts at gen 1".into()).in_doc("d");
+        let named = Error::InvalidArgument("at_gen 0: document \"d\" starts at gen 1".into()).names_doc().in_doc("d");
         assert_eq!(named.to_string(), "at_gen 0: document \"d\" starts at gen 1");
+        assert_eq!(named.sqlstate().code(), "22023");
+        assert!(matches!(named.inner(), Error::InvalidArgument(_)));
+        // named or not is said by the constructor, not guessed from the text
+        let plain = Error::InvalidArgument("document \"d\" is mentioned".into()).in_doc("d");
+        assert_eq!(plain.to_string(), "document \"d\": document \"d\" is mentioned");
         let conflict = Error::Conflict { doc: "d".into(), gen: 3, conflicts: vec![] }.in_doc("d");
         assert!(matches!(conflict, Error::Conflict { .. }));
     }

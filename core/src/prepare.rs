@@ -56,7 +56,7 @@ pub fn refusal_json(gen: i64, conflicts: &[Conflict]) -> Value {
 pub fn before_evaluate(doc: &str, patch: &Patch, gen: i64) -> Result<Option<PatchResult>> {
     if let Some(b) = patch.base {
         if b > gen {
-            return Err(Error::invalid_patch(format!("base {b} is after document \"{doc}\"'s current gen {gen}")));
+            return Err(Error::invalid_patch(format!("base {b} is after document \"{doc}\"'s current gen {gen}")).names_doc());
         }
     }
     Ok(patch.ops.is_empty().then(|| PatchResult::unchanged(gen)))
@@ -68,7 +68,7 @@ pub fn check_growth(doc: &str, live_nodes: i64, plan: &Plan, limits: &Limits) ->
     let live = live_nodes + plan.live_delta();
     if plan.live_delta() > 0 && live > limits.max_nodes as i64 {
         let what = format!("document \"{doc}\" would have");
-        return Err(Error::limit("nodesync.max_nodes", limits.max_nodes, live.max(0) as usize, what, " live nodes"));
+        return Err(Error::limit("nodesync.max_nodes", limits.max_nodes, live.max(0) as usize, what, " live nodes").names_doc());
     }
     Ok(())
 }
@@ -90,7 +90,7 @@ mod tests {
     fn base_and_empty_patches() {
         let empty = Patch { base: Some(3), ops: vec![] };
         assert_eq!(before_evaluate("d", &empty, 3).unwrap(), Some(PatchResult::unchanged(3)));
-        assert!(matches!(before_evaluate("d", &empty, 2), Err(Error::InvalidPatch { .. })));
+        assert!(matches!(before_evaluate("d", &empty, 2).map_err(|e| e.inner().clone()), Err(Error::InvalidPatch { .. })));
         let no_base = Patch { base: None, ops: vec![] };
         assert_eq!(before_evaluate("d", &no_base, 7).unwrap().map(|r| r.to_json()), Some(json!({"gen": 7, "versions": {}, "duplicate": false})));
     }
@@ -100,7 +100,7 @@ mod tests {
         let limits = Limits { max_nodes: 3, ..Limits::default() };
         assert!(check_growth("d", 1, &plan_creating(2), &limits).is_ok());
         let e = check_growth("d", 1, &plan_creating(3), &limits).unwrap_err();
-        assert!(matches!(e, Error::Limit { guc: "nodesync.max_nodes", actual: 4, .. }), "{e:?}");
+        assert!(matches!(e.inner(), Error::Limit { guc: "nodesync.max_nodes", actual: 4, .. }), "{e:?}");
         // a document over the limit can always shrink
         let mut shrink = Plan::default();
         shrink.deletes.push("a".into());
