@@ -1,12 +1,13 @@
 # pg_nodesync — see README.md.
 #   make test    every test layer (installs what it needs first)
 #   make demo    a scripted scene on a private cluster
+#   make web     the collaborative editor in the browser (prints its URL; Ctrl-C stops it)
 #   make bench   benchmarks (target/bench/)
 PG_MAJOR ?= 15
 PG_CONFIG ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
 export PG_CONFIG
 
-.PHONY: setup install test demo bench soak clean-cluster
+.PHONY: setup install test demo web bench soak clean-cluster
 setup:
 	@bash scripts/setup.sh
 
@@ -18,6 +19,9 @@ test: setup
 
 demo: setup
 	@bash scripts/demo.sh
+
+web: setup
+	@bash scripts/web.sh
 
 bench: setup
 	@bash scripts/bench.sh

@@ -2,7 +2,8 @@
 # Installs what building and testing pg_nodesync needs, idempotently:
 # PostgreSQL 15 + server headers (Debian), clang for bindgen, sudo (cargo pgrx test --runas),
 # cargo-pgrx 0.18.0, `cargo pgrx init` for PG15, Node.js >= 20 with npm (Debian's nodejs if the
-# machine has none) and the JS packages (`npm ci` in js/, from the committed package-lock.json).
+# machine has none), Debian's chromium (the browser tests) and the JS packages (`npm ci` in js/,
+# from the committed package-lock.json).
 # Safe to run again: it skips what is there.
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -23,6 +24,13 @@ fi
 if ! grep -qs "pg$PG_MAJOR" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
   echo "setup: cargo pgrx init --pg$PG_MAJOR"
   cargo pgrx init --pg$PG_MAJOR "$PG_CONFIG" >/dev/null
+fi
+# a real browser for the editor's tests (js/web/test): Debian's chromium, driven by playwright-core
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium (Debian)"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 node_major() { node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/'; }
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

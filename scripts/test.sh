@@ -15,7 +15,10 @@
 #                (tests/vectors/), PgTransport and Replica against the private cluster, the
 #                TypeScript typists and the mixed Rust/TypeScript typist run
 #   9. relay     the WebSocket relay (js/relay) on its own cluster (it restarts it mid-run)
-#  10. reliability  bounded crash-safety, fuzzing and soak runs (scripts/reliability.sh)
+#  10. prosemirror  the ProseMirror binding (js/prosemirror) on its own cluster
+#  11. browser   the editor in headless Chromium (js/web, playwright-core): two pages typing into
+#                one paragraph, Enter, bold, delete, reload, relay restart; its own stack
+#  12. reliability  bounded crash-safety, fuzzing and soak runs (scripts/reliability.sh)
 # ONLY="core sessions" runs a subset.
 # The private cluster (scripts/cluster.sh) is started here and stopped on exit.
 # A layer whose command exits 77 is reported as skipped (it printed why).
@@ -83,7 +86,7 @@ session_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_te
 
 layer core cargo test -p nodesync_core
 layer pgtest pgtest
-if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" isolation "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* || " $LAYERS " == *" js "* || " $LAYERS " == *" relay "* ]]; then
+if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" isolation "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* || " $LAYERS " == *" js "* || " $LAYERS " == *" relay "* || " $LAYERS " == *" prosemirror "* || " $LAYERS " == *" browser "* ]]; then
   install_ext && scripts/cluster.sh start || { echo "cannot install the extension or start the cluster"; exit 1; }
 fi
 layer regress scripts/regress.sh
@@ -100,8 +103,12 @@ js_client() {
   (cd js && npm run -s build && npm test -s -w client)
 }
 js_relay() { (cd js && npm run -s build && npm test -s -w relay); }
+js_prosemirror() { (cd js && npm run -s build && npm test -s -w prosemirror); }
+js_browser() { (cd js && npm run -s build && npm test -s -w web); }
 layer js js_client
 layer relay js_relay
+layer prosemirror js_prosemirror
+layer browser js_browser
 # bounded crash-safety and hostile-input runs (their long versions: make soak)
 [ -x scripts/reliability.sh ] && layer reliability scripts/reliability.sh
 
