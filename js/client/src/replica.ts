@@ -774,8 +774,9 @@ export class Replica {
     const [remote, diff] = await this.fetchRemote(old, gen);
     const log = this.wantsLog() ? await this.fetchLog(old.gen, remote.gen) : null;
     this.pending = null;
+    const touched = this.ws.touchedKeys();
     const [before, dropped] = this.ws.rebaseWith(remote, log ? log.filter(([g]) => g !== gen) : null, this.policy);
-    const changes = this.changesOf(before, diff, dropped, old.gen);
+    const changes = this.changesOf(before, diff, dropped, old.gen, touched);
     this.report(changes);
     return changes;
   }
@@ -885,8 +886,9 @@ export class Replica {
     }
     this.stats.pulls++;
     const log = this.wantsLog() ? await this.fetchLog(shadow.gen, remote.gen) : null;
+    const touched = this.ws.touchedKeys();
     const [before, dropped] = this.ws.rebaseWith(remote, log, this.policy);
-    const changes = this.changesOf(before, diff, dropped, shadow.gen);
+    const changes = this.changesOf(before, diff, dropped, shadow.gen, touched);
     this.report(changes);
     return changes;
   }
@@ -901,13 +903,20 @@ export class Replica {
     if (changes.changed.length > 0 || changes.dropped.length > 0) this.emit("change", changes);
   }
 
-  private changesOf(before: Tree, diff: Diff | undefined, dropped: Dropped[], from: number): Changes {
+  /**
+   * What changed in the local tree from `before`: the nodes the server's diff names, those a
+   * rebase reported, and those the local edits touched (`touched`, taken before the rebase: a
+   * rebase can change them, e.g. text the server typed into a block this replica joined away
+   * lands in the block it was joined into).
+   */
+  private changesOf(before: Tree, diff: Diff | undefined, dropped: Dropped[], from: number, touched: string[] = []): Changes {
     const after = this.ws.tree();
     const keys = new Set<string>();
     if (diff && !diff.reset) {
       for (const n of diff.nodes) keys.add(n.key);
       for (const k of diff.deleted) keys.add(k);
       for (const d of dropped) keys.add(d.key);
+      for (const k of touched) keys.add(k);
     } else {
       for (const k of before.nodes.keyArray()) keys.add(k);
       for (const k of after.nodes.keyArray()) keys.add(k);

@@ -212,6 +212,22 @@ export class Workspace {
     return !this.dirty.isEmpty() || !this.placed.isEmpty() || this.log.length > 0;
   }
 
+  /**
+   * Every key the local edits touch: dirty and placed keys, and the blocks of the logged text,
+   * split and join ops (for change reports: a rebase can change these nodes although the
+   * server's diff does not name them). Not in the Rust client, which reports as before.
+   */
+  touchedKeys(): string[] {
+    const out = new Set<string>([...this.dirty, ...this.placed]);
+    for (const e of this.log) {
+      const op = e.op;
+      if (op.type === "text" || op.type === "split" || op.type === "join") out.add(op.key);
+      if (op.type === "split") out.add(op.new);
+      if (op.type === "join") out.add(op.next);
+    }
+    return [...out];
+  }
+
   /** Number of logged text/split/join ops waiting to be sent. */
   loggedOps(): number {
     return this.log.length;

@@ -77,6 +77,27 @@ function until(pred: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe("push, pull, rebase", () => {
+  test("a pull reports the blocks a rebase changed although the server's diff names others", async () => {
+    const doc = await newDoc("Hello ", "world");
+    const ann = await open(doc, "ann");
+    const bob = await open(doc, "bob");
+    // bob joins p1 into p0 (Backspace) and does not push yet; ann types into p1 and pushes
+    assert.equal(bob.join("p0", "p1", "text"), "p0");
+    ann.splice("p1", "text", 5, 0, "!");
+    await ann.push();
+    const seen: Changes[] = [];
+    bob.on("change", (c) => seen.push(c));
+    await bob.pull();
+    // the server's diff names p1 only (which bob joined away): ann's "!" lands in p0
+    assert.equal(bob.text("p0", "text"), "Hello world!");
+    const changed = seen.flatMap((c) => c.changed);
+    assert.ok(changed.some((c) => c.key === "p0" && c.kind === "updated"), `p0 reported as updated: ${JSON.stringify(changed)}`);
+    await bob.push();
+    await ann.pull();
+    await assertEqualsSnapshot(doc, ann, bob);
+    assert.equal(ann.text("p0", "text"), "Hello world!");
+  });
+
   test("two replicas splice the same paragraph concurrently: both words survive", async () => {
     const doc = await newDoc("alpha beta gamma");
     const a = await open(doc, "ann");
