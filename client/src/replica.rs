@@ -464,7 +464,7 @@ impl Replica {
         } else {
             self.ws.committed(remote)
         };
-        let changes = self.changes(&before, diff.as_ref(), vec![]);
+        let changes = self.changes(&before, diff.as_ref(), vec![], &BTreeSet::new());
         self.notify(changes);
         Ok(())
     }
@@ -528,15 +528,20 @@ impl Replica {
         } else {
             None
         };
+        let touched = self.ws.touched_keys();
         let (before, dropped) = self.ws.rebase_with(remote, log.as_deref(), self.cfg.policy);
         self.stats.dropped += dropped.iter().filter(|d| !d.rule.is_warning()).count() as u64;
         self.dropped.extend(dropped.iter().cloned());
-        let changes = self.changes(&before, diff.as_ref(), dropped);
+        let changes = self.changes(&before, diff.as_ref(), dropped, &touched);
         self.notify(changes.clone());
         Ok(changes)
     }
 
-    fn changes(&self, before: &Tree, diff: Option<&Diff>, dropped: Vec<Dropped>) -> Changes {
+    /// What changed in the local tree from `before`: the nodes the server's diff names, those
+    /// a rebase reported, and those the local edits touched (`touched`, taken before the
+    /// rebase: text the server typed into a block this replica joined away lands in the kept
+    /// block, which the diff does not name).
+    fn changes(&self, before: &Tree, diff: Option<&Diff>, dropped: Vec<Dropped>, touched: &BTreeSet<String>) -> Changes {
         let keys: BTreeSet<&str> = match diff {
             Some(d) if !d.reset => d
                 .nodes
@@ -544,6 +549,7 @@ impl Replica {
                 .map(|n| n.key.as_str())
                 .chain(d.deleted.iter().map(String::as_str))
                 .chain(dropped.iter().map(|x| x.key.as_str()))
+                .chain(touched.iter().map(String::as_str))
                 .collect(),
             _ => before.nodes.keys().chain(self.ws.local.nodes.keys()).map(String::as_str).collect(),
         };

@@ -180,6 +180,30 @@ impl Workspace {
         !self.dirty.is_empty() || !self.placed.is_empty() || !self.log.is_empty()
     }
 
+    /// Every key the local edits touch: dirty and placed keys, and the blocks of the logged
+    /// text, split and join ops (for change reports: a rebase can change these nodes although
+    /// the server's diff does not name them).
+    pub fn touched_keys(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self.dirty.iter().chain(self.placed.iter()).cloned().collect();
+        for e in &self.log {
+            match &e.op {
+                BOp::Text { key, .. } => {
+                    out.insert(key.clone());
+                }
+                BOp::Split { key, new, .. } => {
+                    out.insert(key.clone());
+                    out.insert(new.clone());
+                }
+                BOp::Join { key, next, .. } => {
+                    out.insert(key.clone());
+                    out.insert(next.clone());
+                }
+                BOp::Gone { .. } | BOp::NonText { .. } | BOp::Caret { .. } => {}
+            }
+        }
+        out
+    }
+
     /// Number of logged text/split/join ops waiting to be sent.
     pub fn logged_ops(&self) -> usize {
         self.log.len()

@@ -164,3 +164,30 @@ impl LocalWins for Replica {
         self.set_policy(Policy::LocalWins);
     }
 }
+
+#[test]
+fn a_pull_reports_blocks_a_rebase_changed_that_the_diff_does_not_name() {
+    let mut c = common::connect("live");
+    let doc = common::new_doc(&mut c, "live");
+    c.execute(
+        "SELECT nodesync.apply_patch($1, $2)",
+        &[&doc, &json!({"ops": [
+            {"op": "create", "key": "p0", "kind": "para", "parent": "root", "props": {"text": "Hello "}},
+            {"op": "create", "key": "p1", "kind": "para", "parent": "root", "props": {"text": "world"}}]})],
+    )
+    .unwrap();
+    let mut ann = replica(&doc, "ann");
+    let mut bob = replica(&doc, "bob");
+    // bob joins p1 into p0 (Backspace), unsent; ann types into p1
+    assert_eq!(bob.join("p0", "p1", "text").unwrap(), "p0");
+    ann.splice("p1", "text", 5, 0, "!").unwrap();
+    ann.push().unwrap();
+    let changes = bob.pull().unwrap();
+    // the diff names p1 only (joined away here): ann's "!" lands in p0, which is reported
+    assert_eq!(bob.text("p0", "text"), Some("Hello world!"));
+    assert!(changes.changed.contains(&("p0".to_string(), ChangeKind::Updated)), "{:?}", changes.changed);
+    bob.push().unwrap();
+    ann.pull().unwrap();
+    assert_eq!(ann.tree().flat(), server(&doc).flat());
+    assert_eq!(bob.tree().flat(), server(&doc).flat());
+}

@@ -215,7 +215,7 @@ export class Workspace {
   /**
    * Every key the local edits touch: dirty and placed keys, and the blocks of the logged text,
    * split and join ops (for change reports: a rebase can change these nodes although the
-   * server's diff does not name them). Not in the Rust client, which reports as before.
+   * server's diff does not name them). Workspace::touched_keys in Rust.
    */
   touchedKeys(): string[] {
     const out = new Set<string>([...this.dirty, ...this.placed]);
