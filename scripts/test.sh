@@ -84,7 +84,7 @@ conformance() {
 }
 session_tests() { eval "$(scripts/cluster.sh env)"; cargo test -p pg_nodesync_tests -- --test-threads=1; }
 
-layer core cargo test -p nodesync_core
+layer core cargo test -p nodesync_core -p nodesync_testkit
 layer pgtest pgtest
 if [ -z "$LAYERS" ] || [[ " $LAYERS " == *" regress "* || " $LAYERS " == *" isolation "* || " $LAYERS " == *" conformance "* || " $LAYERS " == *" sessions "* || " $LAYERS " == *" client "* || " $LAYERS " == *" standby "* || " $LAYERS " == *" js "* || " $LAYERS " == *" relay "* || " $LAYERS " == *" prosemirror "* || " $LAYERS " == *" browser "* ]]; then
   install_ext && scripts/cluster.sh start || { echo "cannot install the extension or start the cluster"; exit 1; }

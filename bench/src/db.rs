@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use postgres::error::SqlState;
 use postgres::types::Type;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 use serde_json::Value;
 
 pub const DB: &str = "nodesync_bench";
@@ -26,20 +26,23 @@ pub struct Server {
     pub user: String,
 }
 
-static SERVER: OnceLock<Server> = OnceLock::new();
+static SERVER: OnceLock<nodesync_testkit::Server> = OnceLock::new();
 
 /// Sets the server every later connection goes to (once, before the first connection).
 pub fn use_server(s: Server) {
-    SERVER.set(s).expect("the server is set once");
+    let password = std::env::var("PGPASSWORD").ok();
+    let server = nodesync_testkit::Server { host: s.host, port: s.port.to_string(), user: s.user, password, connect_timeout: None };
+    SERVER.set(server).expect("the server is set once");
 }
 
-fn conninfo(db: &str) -> String {
-    let s = SERVER.get().expect("db::use_server first");
-    format!("host={} port={} user={} dbname={db} application_name=nodesync_bench", s.host, s.port, s.user)
+fn server() -> &'static nodesync_testkit::Server {
+    SERVER.get().expect("db::use_server first")
 }
+
+const APP: &str = "nodesync_bench";
 
 pub fn connect() -> Client {
-    Client::connect(&conninfo(DB), NoTls).unwrap_or_else(|e| panic!("connect {}: {e}", conninfo(DB)))
+    server().connect(DB, APP)
 }
 
 /// The three systems measured side by side.
@@ -67,11 +70,7 @@ impl Sys {
 
 /// Fresh benchmark database with the extension and the baselines.
 pub fn create_database() -> Client {
-    let mut admin = Client::connect(&conninfo("postgres"), NoTls).unwrap_or_else(|e| panic!("connect {}: {e}", conninfo("postgres")));
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {DB}")).expect("drop bench database");
-    admin.batch_execute(&format!("CREATE DATABASE {DB}")).expect("create bench database");
-    let mut c = connect();
-    c.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION pg_nodesync");
+    let mut c = server().fresh_database(&mut server().connect("postgres", APP), DB, APP);
     c.batch_execute(BASELINES).expect("create the baselines");
     c
 }

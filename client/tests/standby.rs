@@ -7,10 +7,10 @@
 //! state the refusal named, every word typed is in the final text, both replicas equal the
 //! primary's `snapshot()`, and most reads were served by the standby.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pg_nodesync_client::{ensure_doc, Config, Place, Replica};
-use postgres::{Client, NoTls};
+use postgres::Client;
 use serde_json::{json, Value};
 
 fn server(var: &str) -> String {
@@ -22,25 +22,12 @@ fn db() -> String {
 }
 
 fn connect(var: &str) -> Client {
-    Client::connect(&format!("{} dbname={} application_name=client_standby", server(var), db()), NoTls).expect("connect")
+    nodesync_testkit::connect(&format!("{} dbname={} application_name=client_standby", server(var), db()))
 }
 
 /// A fresh database with the extension on the primary, once the standby has it too.
 fn setup() {
-    let mut admin = Client::connect(&format!("{} dbname=postgres", server("NODESYNC_PRIMARY")), NoTls).expect("connect to the primary");
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db())).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {}", db())).unwrap();
-    connect("NODESYNC_PRIMARY").batch_execute("CREATE EXTENSION pg_nodesync").unwrap();
-    let t0 = Instant::now();
-    loop {
-        if let Ok(mut s) = Client::connect(&format!("{} dbname={}", server("NODESYNC_STANDBY"), db()), NoTls) {
-            if s.query_one("SELECT count(*) FROM pg_extension WHERE extname = 'pg_nodesync'", &[]).is_ok_and(|r| r.get::<_, i64>(0) == 1) {
-                return;
-            }
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "the standby never saw the test database");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    nodesync_testkit::fresh_replicated_database(&server("NODESYNC_PRIMARY"), &server("NODESYNC_STANDBY"), &db(), Duration::from_secs(30));
 }
 
 fn text_of(r: &Replica, key: &str) -> String {

@@ -1,16 +1,18 @@
-//! Shared pieces: connections, check/figure reporting, error classification, a model `Doc`
-//! built from a snapshot, and `verify_doc`, the full consistency check of one document
+//! Shared pieces: the server (from `nodesync_testkit`), check/figure reporting, error
+//! classification, writers' patches, and `verify_doc`, the full consistency check of one document
 //! (gap-free gens, complete change rows, node histories, replay of the log into the
 //! reference model compared with `snapshot(doc, g)`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use nodesync_core::reference::{random_patch, Applied, Doc, MNode, Model, Rng};
+use nodesync_core::reference::{random_patch, Applied, Doc, Model, Rng};
 use nodesync_core::patch::{parse, Limits};
-use nodesync_core::tree::flatten_snapshot;
-use postgres::{Client, NoTls};
+pub use nodesync_testkit::{model_doc, short};
+use nodesync_testkit::{flatten_snapshot, Server};
+use postgres::Client;
 use serde_json::{Map, Value};
 
 pub static FAILED: AtomicUsize = AtomicUsize::new(0);
@@ -32,56 +34,20 @@ pub fn figure(name: &str, value: impl std::fmt::Display) {
     println!("FIGURE {name}={value}");
 }
 
-/// Shortens a message for output.
-pub fn short(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n).collect();
-        t.push('…');
-        t
-    }
+/// The server of PGHOST, PGPORT and PGUSER (default `postgres`; scripts/reliability.sh sets
+/// them), sessions giving up after 10 s.
+pub fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let s = Server::from_env_or_user(Some("postgres")).unwrap_or_else(|e| panic!("{e}"));
+        Server { connect_timeout: Some(10), ..s }
+    })
 }
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set (scripts/reliability.sh exports it)"))
-}
-
-pub fn conninfo(db: &str, app: &str) -> String {
-    format!(
-        "host={} port={} user={} dbname={db} application_name={app} connect_timeout=10",
-        env("PGHOST"),
-        env("PGPORT"),
-        std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into())
-    )
-}
-
-pub fn connect(db: &str, app: &str) -> Result<Client, postgres::Error> {
-    Client::connect(&conninfo(db, app), NoTls)
-}
-
-/// Connects, retrying until `timeout` (the server may be restarting).
-pub fn connect_retry(db: &str, app: &str, timeout: Duration) -> Option<Client> {
-    let t0 = Instant::now();
-    loop {
-        match connect(db, app) {
-            Ok(c) => return Some(c),
-            Err(_) if t0.elapsed() < timeout => std::thread::sleep(Duration::from_millis(150)),
-            Err(e) => {
-                eprintln!("cannot connect to {db}: {e}");
-                return None;
-            }
-        }
-    }
-}
-
-/// A fresh database with the extension created.
+/// A fresh database `db` with the extension created (waiting up to a minute for the server).
 pub fn fresh_db(db: &str) {
-    let mut admin = connect_retry("postgres", "nsrel-admin", Duration::from_secs(60)).expect("connect to postgres");
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).expect("drop database");
-    admin.batch_execute(&format!("CREATE DATABASE \"{db}\"")).expect("create database");
-    let mut c = connect(db, "nsrel-admin").expect("connect");
-    c.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION pg_nodesync");
+    let mut admin = server().connect_retry("postgres", "nsrel-admin", Duration::from_secs(60)).expect("connect to postgres");
+    server().fresh_database(&mut admin, db, "nsrel-admin");
 }
 
 /// How a failed call failed.
@@ -121,37 +87,11 @@ pub fn classify(e: &postgres::Error) -> Fail {
     }
 }
 
-/// The model's view of a document from `snapshot(doc)`, for `random_patch`.
-pub fn doc_from_snapshot(s: &Value) -> Doc {
-    let mut nodes = BTreeMap::new();
-    let mut stack: Vec<(&Value, Option<String>)> = vec![(&s["root"], None)];
-    while let Some((n, parent)) = stack.pop() {
-        let key = n["key"].as_str().unwrap_or_default().to_string();
-        let kids = n["children"].as_array().cloned().unwrap_or_default();
-        let children: Vec<String> = kids.iter().map(|c| c["key"].as_str().unwrap_or_default().to_string()).collect();
-        for c in n["children"].as_array().into_iter().flatten() {
-            stack.push((c, Some(key.clone())));
-        }
-        nodes.insert(
-            key,
-            MNode {
-                kind: n["kind"].as_str().unwrap_or_default().to_string(),
-                props: n["props"].as_object().cloned().unwrap_or_default(),
-                version: n["version"].as_i64().unwrap_or(1),
-                gen: n["gen"].as_i64().unwrap_or(1),
-                parent,
-                children,
-            },
-        );
-    }
-    Doc { gen: s["gen"].as_i64().unwrap_or(1), nodes, deleted: BTreeSet::new() }
-}
-
 /// Renames the keys created by a `random_patch` so that writers never collide: `n5` → `w3.n5`.
 /// A writer's next patch: 1–3 random ops (valid or conflicting) against the document as `snap`
 /// shows it, created keys prefixed with the writer's name; `None` if no op could be made.
 pub fn writer_patch(snap: &Value, rng: &mut Rng, next_key: &mut u32, me: &str) -> Option<Value> {
-    let d = doc_from_snapshot(snap);
+    let d = model_doc(snap);
     // random_patch also makes text ops that do not fit (22023 by design); a writer sends
     // only patches that are valid against what it saw (they may still conflict)
     let mut patch = Value::Null;

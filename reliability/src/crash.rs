@@ -77,7 +77,7 @@ fn writer(i: usize, doc: String, seed: u64, stop: Arc<AtomicBool>, ledger: Arc<M
         let c = match conn.as_mut() {
             Some(c) => c,
             None => {
-                conn = connect_retry(DB, &app, give_up);
+                conn = server().connect_retry(DB, &app, give_up);
                 if conn.is_none() {
                     ledger.lock().unwrap().unexpected.push(format!("{me}: cannot reconnect"));
                     return;
@@ -109,7 +109,7 @@ fn writer(i: usize, doc: String, seed: u64, stop: Arc<AtomicBool>, ledger: Arc<M
                     if t0.elapsed() > give_up {
                         break "unresolved".to_string();
                     }
-                    let Some(mut c2) = connect_retry(DB, &app, give_up) else { break "unresolved".to_string() };
+                    let Some(mut c2) = server().connect_retry(DB, &app, give_up) else { break "unresolved".to_string() };
                     match send(&mut c2, &doc, &patch, &me, seq) {
                         Ok(r) => {
                             conn = Some(c2);
@@ -207,7 +207,7 @@ pub fn run(o: Opts, seed: u64) {
     fresh_db(DB);
     let docs: Vec<String> = (0..o.docs).map(|i| format!("crash-{i}")).collect();
     {
-        let mut c = connect(DB, "nsrel-admin").expect("connect");
+        let mut c = server().connect(DB, "nsrel-admin");
         for d in &docs {
             c.query_one("SELECT nodesync.create_doc($1)", &[d]).expect("create_doc");
         }
@@ -229,7 +229,7 @@ pub fn run(o: Opts, seed: u64) {
         let backend = k % 3 == 2;
         let t0 = Instant::now();
         if backend {
-            let Some(mut c) = connect_retry("postgres", "nsrel-killer", Duration::from_secs(60)) else {
+            let Some(mut c) = server().connect_retry("postgres", "nsrel-killer", Duration::from_secs(60)) else {
                 check("crash-kill", false, "cannot connect to pick a backend");
                 break;
             };
@@ -248,7 +248,7 @@ pub fn run(o: Opts, seed: u64) {
             println!("kill {}: SIGKILL backend {pid} after {acked_before} acks ({ok})", k + 1);
             be_kills += 1;
             // the postmaster resets every backend and recovers by itself
-            let Some(mut c) = connect_retry("postgres", "nsrel-killer", Duration::from_secs(90)) else {
+            let Some(mut c) = server().connect_retry("postgres", "nsrel-killer", Duration::from_secs(90)) else {
                 check("crash-recovery", false, "server did not come back after a backend kill");
                 break;
             };
@@ -290,7 +290,7 @@ pub fn run(o: Opts, seed: u64) {
 
     // ---- checks
     let ledger = Arc::try_unwrap(ledger).map(|m| m.into_inner().unwrap()).unwrap_or_default();
-    let Some(mut c) = connect_retry(DB, "nsrel-verify", Duration::from_secs(60)) else {
+    let Some(mut c) = server().connect_retry(DB, "nsrel-verify", Duration::from_secs(60)) else {
         check("crash-verify", false, "cannot connect after the run");
         return;
     };

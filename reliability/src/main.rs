@@ -117,7 +117,7 @@ fn main() {
 
 /// `reliability verify --db nsrel_soak --doc soak`: the soak's verification of one document.
 fn verify(db: &str, doc: &str, snapshots: usize) {
-    let mut c = common::connect(db, "nsrel-verify").expect("connect");
+    let mut c = common::server().connect(db, "nsrel-verify");
     let t = std::time::Instant::now();
     let st = common::verify_doc(&mut c, doc, common::Snaps::Sample(snapshots));
     common::check(

@@ -16,7 +16,7 @@ pub fn run(clients: usize, patches: usize, seed: u64, snap_samples: usize) {
     let t0 = Instant::now();
     fresh_db(DB);
     let doc = "soak".to_string();
-    connect(DB, "nsrel-admin").expect("connect").query_one("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
+    server().connect(DB, "nsrel-admin").query_one("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
     let commits = Arc::new(AtomicU64::new(0));
     let conflicts = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -25,7 +25,7 @@ pub fn run(clients: usize, patches: usize, seed: u64, snap_samples: usize) {
         let (doc, commits, conflicts, errors) = (doc.clone(), commits.clone(), conflicts.clone(), errors.clone());
         hs.push(std::thread::spawn(move || {
             let me = format!("s{i}");
-            let mut c = match connect_retry(DB, &format!("nsrel-soak-{i}"), Duration::from_secs(30)) {
+            let mut c = match server().connect_retry(DB, &format!("nsrel-soak-{i}"), Duration::from_secs(30)) {
                 Some(c) => c,
                 None => {
                     errors.lock().unwrap().push(format!("{me}: cannot connect"));
@@ -86,7 +86,7 @@ pub fn run(clients: usize, patches: usize, seed: u64, snap_samples: usize) {
         ),
     );
     let t1 = Instant::now();
-    let mut c = connect(DB, "nsrel-verify").expect("connect");
+    let mut c = server().connect(DB, "nsrel-verify");
     let st = verify_doc(&mut c, &doc, Snaps::Sample(snap_samples));
     check(
         "soak-consistent",

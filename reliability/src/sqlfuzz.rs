@@ -99,7 +99,7 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
     let t0 = Instant::now();
     let log_from = file_len(logfile);
     fresh_db(DB);
-    let mut c = connect(DB, "nsrel-fuzz").expect("connect");
+    let mut c = server().connect(DB, "nsrel-fuzz");
     let mut rng = Rng(seed | 1);
     let mut st = Stats {
         inputs: 0,
@@ -128,7 +128,7 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
             // give it some structure
             for _ in 0..5 {
                 let s: Value = c.query_one("SELECT nodesync.snapshot($1)", &[&doc]).unwrap().get(0);
-                let d = doc_from_snapshot(&s);
+                let d = model_doc(&s);
                 let seedv = rng.seed(16);
                 let p = nodesync_core::reference::random_patch(&d, &seedv, &mut next_key);
                 let _ = c.query_one("SELECT nodesync.try_apply_patch($1, $2)", &[&doc, &p]);
@@ -151,11 +151,11 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
             Ok(s) => s,
             Err(e) => {
                 st.dead_connections.push(format!("state query failed before input {i}: {e}"));
-                c = connect_retry(DB, "nsrel-fuzz", Duration::from_secs(60)).expect("reconnect");
+                c = server().connect_retry(DB, "nsrel-fuzz", Duration::from_secs(60)).expect("reconnect");
                 continue;
             }
         };
-        let d = doc_from_snapshot(&snap);
+        let d = model_doc(&snap);
         let call = make_call(&mut rng, &d, &doc, before.gen, &mut next_key, &mut st);
         st.inputs += 1;
         let res = exec_call(&mut c, &call, &mut rng, &doc);
@@ -164,7 +164,7 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
             let f = format!("{outdir}/dead-{i}.txt");
             let _ = std::fs::write(&f, format!("{}\n{}", call.what, call.input));
             st.dead_connections.push(format!("input {i} ({}) killed the connection: {:?}; input saved to {f}", call.what, res));
-            c = match connect_retry(DB, "nsrel-fuzz", Duration::from_secs(60)) {
+            c = match server().connect_retry(DB, "nsrel-fuzz", Duration::from_secs(60)) {
                 Some(c) => c,
                 None => break,
             };

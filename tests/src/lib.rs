@@ -5,32 +5,24 @@
 //! `scripts/cluster.sh env`). Each test process works in a database of its own,
 //! `nodesync_client_<pid>`, created with a fresh `CREATE EXTENSION pg_nodesync` (so the tests
 //! always see the installed build, and test processes running at the same time do not disturb
-//! each other). Databases left by earlier, finished test processes are dropped.
+//! each other). Databases left by earlier, finished test processes are dropped. The server
+//! settings, sessions, database setup and snapshot rows come from `nodesync_testkit`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use serde_json::Value;
 
 pub use nodesync_core::reference::{random_patch, Applied, Model, Rng};
-pub use nodesync_core::tree::{flatten_snapshot, Flat};
+pub use nodesync_testkit::{flatten_snapshot, json_row, pg_bin, server, snapshot_rows, unique_doc, Flat, NodeRow};
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: the client tests need a running server with pg_nodesync installed. \
-             Start one with `scripts/cluster.sh start` and run `eval \"$(scripts/cluster.sh env)\"` \
-             (it sets PGHOST, PGPORT and PGUSER), or use scripts/test.sh"
-        )
-    })
-}
+const APP: &str = "nodesync_tests";
 
 /// The libpq connection string of database `dbname` on the test server (PGHOST, PGPORT, PGUSER).
 pub fn conninfo(dbname: &str) -> String {
-    format!("host={} port={} user={} dbname={dbname} application_name=nodesync_tests", env("PGHOST"), env("PGPORT"), env("PGUSER"))
+    server().conninfo(dbname, APP)
 }
 
 const DB_PREFIX: &str = "nodesync_client_";
@@ -44,40 +36,18 @@ static SETUP: OnceLock<()> = OnceLock::new();
 
 fn setup() {
     SETUP.get_or_init(|| {
-        let db = test_db();
-        let mut admin = Client::connect(&conninfo("postgres"), NoTls)
-            .unwrap_or_else(|e| panic!("cannot connect with {}: {e}", conninfo("postgres")));
-        // leftovers of test processes that are gone (the server runs on this machine)
-        let old: Vec<String> = admin
-            .query("SELECT datname FROM pg_database WHERE datname LIKE $1", &[&format!("{DB_PREFIX}%")])
-            .expect("list databases")
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        for name in old {
-            // `<prefix><pid>` or, from fresh_database, `<prefix><pid>_<suffix>`
-            let pid = name[DB_PREFIX.len()..].split('_').next().and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) || name == db {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-            }
-        }
-        admin.batch_execute(&format!("CREATE DATABASE \"{db}\"")).expect("create test database");
-        let mut c = Client::connect(&conninfo(&db), NoTls).expect("connect to the test database");
-        c.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION pg_nodesync (is it installed?)");
+        let mut admin = connect_to("postgres");
+        // leftovers of test processes that are gone (`<prefix><pid>`, or from fresh_database
+        // `<prefix><pid>_<suffix>`)
+        nodesync_testkit::drop_leftover_databases(&mut admin, DB_PREFIX);
+        server().fresh_database(&mut admin, &test_db(), APP);
     });
 }
 
 /// A new session on the test database (with the extension created).
 pub fn connect() -> Client {
     setup();
-    Client::connect(&conninfo(&test_db()), NoTls).unwrap_or_else(|e| panic!("cannot connect with {}: {e}", conninfo(&test_db())))
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A document id no other test (or earlier run) uses: `<name>-<pid>-<n>`.
-pub fn unique_doc(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    connect_to(&test_db())
 }
 
 /// A new document with a unique id; returns the id.
@@ -149,17 +119,6 @@ pub fn gen(c: &mut Client, doc: &str) -> i64 {
     snapshot(c, doc, None).expect("snapshot")["gen"].as_i64().expect("snapshot gen")
 }
 
-/// One row of `nodesync.nodes(doc)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeRow {
-    pub parent: Option<String>,
-    pub pos: Option<String>,
-    pub kind: String,
-    pub props: Value,
-    pub version: i64,
-    pub gen: i64,
-}
-
 /// `nodesync.nodes(doc)` keyed by node key.
 pub fn nodes(c: &mut Client, doc: &str) -> BTreeMap<String, NodeRow> {
     c.query("SELECT key, parent, pos, kind, props, version, gen FROM nodesync.nodes($1)", &[&doc])
@@ -210,48 +169,9 @@ pub fn versions_map(v: &Value) -> BTreeMap<String, Option<i64>> {
         .collect()
 }
 
-/// A snapshot's nodes as rows keyed by node key (pos included, which `flatten_snapshot` drops).
-pub fn snapshot_rows(snap: &Value) -> BTreeMap<String, NodeRow> {
-    let mut out = BTreeMap::new();
-    let mut stack: Vec<(&Value, Option<String>)> = vec![(&snap["root"], None)];
-    while let Some((n, parent)) = stack.pop() {
-        let key = n["key"].as_str().unwrap_or_else(|| panic!("snapshot node without key: {n}")).to_string();
-        for c in n["children"].as_array().unwrap_or_else(|| panic!("snapshot node without children: {n}")) {
-            stack.push((c, Some(key.clone())));
-        }
-        out.insert(
-            key,
-            NodeRow {
-                parent,
-                pos: n["pos"].as_str().map(str::to_string),
-                kind: n["kind"].as_str().unwrap().to_string(),
-                props: n["props"].clone(),
-                version: n["version"].as_i64().unwrap(),
-                gen: n["gen"].as_i64().unwrap(),
-            },
-        );
-    }
-    out
-}
-
-/// A `diff_since` / `node_history` node object as a row.
-pub fn json_row(n: &Value) -> (String, NodeRow) {
-    (
-        n["key"].as_str().unwrap_or_else(|| panic!("node without key: {n}")).to_string(),
-        NodeRow {
-            parent: n["parent"].as_str().map(str::to_string),
-            pos: n["pos"].as_str().map(str::to_string),
-            kind: n["kind"].as_str().unwrap_or_else(|| panic!("node without kind: {n}")).to_string(),
-            props: n["props"].clone(),
-            version: n["version"].as_i64().unwrap_or_else(|| panic!("node without version: {n}")),
-            gen: n["gen"].as_i64().unwrap_or_else(|| panic!("node without gen: {n}")),
-        },
-    )
-}
-
 /// A session on another database of the same server (`dbname`), as the test user.
 pub fn connect_to(dbname: &str) -> Client {
-    Client::connect(&conninfo(dbname), NoTls).unwrap_or_else(|e| panic!("cannot connect with {}: {e}", conninfo(dbname)))
+    server().connect(dbname, APP)
 }
 
 /// A new, empty database `<test_db()>_<suffix>` (dropped first if a previous run left it);
@@ -259,16 +179,13 @@ pub fn connect_to(dbname: &str) -> Client {
 pub fn fresh_database(suffix: &str) -> String {
     setup();
     let name = format!("{}_{suffix}", test_db());
-    let mut admin = connect_to("postgres");
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).expect("drop old database");
-    admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create database");
+    nodesync_testkit::recreate_database(&mut connect_to("postgres"), &name);
     name
 }
 
 /// Drops a database made by [`fresh_database`].
 pub fn drop_database(name: &str) {
-    let mut admin = connect_to("postgres");
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    nodesync_testkit::drop_database(&mut connect_to("postgres"), name);
 }
 
 /// Login roles for a test, named `<prefix>_<pid>_<name>`, created now and dropped (with what
@@ -291,8 +208,7 @@ impl Roles {
 
     /// A session on `dbname` logged in as role number `i`.
     pub fn connect(&self, i: usize, dbname: &str) -> Client {
-        let info = format!("{} user={}", conninfo(dbname).replace(&format!("user={}", env("PGUSER")), ""), self.names[i]);
-        Client::connect(&info, NoTls).unwrap_or_else(|e| panic!("cannot connect with {info}: {e}"))
+        server().as_user(&self.names[i]).connect(dbname, APP)
     }
 }
 
@@ -304,7 +220,7 @@ impl Drop for Roles {
             .map(|rows| rows.iter().map(|r| r.get(0)).collect())
             .unwrap_or_default();
         for db in dbs {
-            if let Ok(mut c) = Client::connect(&conninfo(&db), NoTls) {
+            if let Ok(mut c) = server().try_connect(&db, APP) {
                 for n in &self.names {
                     let _ = c.batch_execute(&format!("DROP OWNED BY \"{n}\""));
                 }

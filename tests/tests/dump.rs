@@ -4,17 +4,8 @@
 use std::process::Command;
 
 use pg_nodesync_tests::*;
-use postgres::{Client, NoTls};
+use postgres::Client;
 use serde_json::{json, Value};
-
-fn bin(name: &str) -> String {
-    let p = format!("/usr/lib/postgresql/15/bin/{name}");
-    if std::path::Path::new(&p).exists() { p } else { name.to_string() }
-}
-
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"))
-}
 
 fn state(c: &mut Client, doc: &str) -> Value {
     let row = c
@@ -46,24 +37,24 @@ fn pg_dump_and_restore_keep_documents_and_history() {
     let dir = std::env::temp_dir().join(format!("nodesync-dump-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("dump.sql");
-    let (host, port) = (env("PGHOST"), env("PGPORT"));
-    let out = Command::new(bin("pg_dump"))
+    let (host, port) = (server().host.clone(), server().port.clone());
+    let out = Command::new(pg_bin("pg_dump"))
         .args(["-h", &host, "-p", &port, "-U", "postgres", "-d", &src, "-f"])
         .arg(&file)
         .output()
         .expect("run pg_dump");
     assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    let mut admin = Client::connect(&format!("host={host} port={port} user=postgres dbname=postgres"), NoTls).expect("connect");
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{dst}\"")).expect("drop old target");
-    admin.batch_execute(&format!("CREATE DATABASE \"{dst}\"")).expect("create target");
-    let out = Command::new(bin("psql"))
+    let postgres = server().as_user("postgres");
+    let mut admin = postgres.connect("postgres", "nodesync_tests");
+    nodesync_testkit::recreate_database(&mut admin, &dst);
+    let out = Command::new(pg_bin("psql"))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &host, "-p", &port, "-U", "postgres", "-d", &dst, "-f"])
         .arg(&file)
         .output()
         .expect("run psql");
     assert!(out.status.success(), "restore: {}", String::from_utf8_lossy(&out.stderr));
 
-    let mut r = Client::connect(&format!("host={host} port={port} user=postgres dbname={dst}"), NoTls).expect("connect restored");
+    let mut r = postgres.connect(&dst, "nodesync_tests");
     assert_eq!(state(&mut r, &doc), before, "restored document, time travel, log and history");
     // the restored copy goes on: next gen, seqs remembered, new documents get fresh ids
     let dup: Value = r

@@ -10,18 +10,9 @@ use pg_nodesync_tests::*;
 use postgres::Client;
 use serde_json::{json, Value};
 
-fn bin(name: &str) -> String {
-    let p = format!("/usr/lib/postgresql/15/bin/{name}");
-    if std::path::Path::new(&p).exists() { p } else { name.to_string() }
-}
-
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"))
-}
-
 fn psql_file(db: &str, file: &std::path::Path, vars: &[&str]) {
-    let mut cmd = Command::new(bin("psql"));
-    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &env("PGHOST"), "-p", &env("PGPORT"), "-U", "postgres", "-d", db]);
+    let mut cmd = Command::new(pg_bin("psql"));
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &server().host, "-p", &server().port, "-U", "postgres", "-d", db]);
     for v in vars {
         cmd.args(["-v", v]);
     }
@@ -166,8 +157,8 @@ fn the_extension_works_on_hash_partitioned_tables() {
     let dir = std::env::temp_dir().join(format!("nodesync-part-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let dump = dir.join("data.sql");
-    let out = Command::new(bin("pg_dump"))
-        .args(["-h", &env("PGHOST"), "-p", &env("PGPORT"), "-U", "postgres", "-d", &pdb, "--data-only", "-f"])
+    let out = Command::new(pg_bin("pg_dump"))
+        .args(["-h", &server().host, "-p", &server().port, "-U", "postgres", "-d", &pdb, "--data-only", "-f"])
         .arg(&dump)
         .output()
         .expect("pg_dump");

@@ -13,8 +13,9 @@ use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nodesync_testkit::{connect, fresh_replicated_database};
 use pg_nodesync_tests::{all_reads, db_err, DbErr};
-use postgres::{Client, NoTls};
+use postgres::Client;
 use serde_json::{json, Value};
 
 fn server(var: &str) -> String {
@@ -30,32 +31,18 @@ static SETUP: OnceLock<()> = OnceLock::new();
 /// The test database on the primary, with the extension; waits until the standby has it too.
 fn setup() {
     SETUP.get_or_init(|| {
-        let mut admin = Client::connect(&format!("{} dbname=postgres", server("NODESYNC_PRIMARY")), NoTls).expect("connect to the primary");
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db())).expect("drop database");
-        admin.batch_execute(&format!("CREATE DATABASE {}", db())).expect("create database");
-        let mut p = Client::connect(&format!("{} dbname={}", server("NODESYNC_PRIMARY"), db()), NoTls).expect("connect");
-        p.batch_execute("CREATE EXTENSION pg_nodesync").expect("CREATE EXTENSION on the primary");
-        let t0 = Instant::now();
-        loop {
-            if let Ok(mut s) = Client::connect(&format!("{} dbname={}", server("NODESYNC_STANDBY"), db()), NoTls) {
-                if s.query_one("SELECT count(*) FROM pg_extension WHERE extname = 'pg_nodesync'", &[]).map(|r| r.get::<_, i64>(0) == 1).unwrap_or(false) {
-                    break;
-                }
-            }
-            assert!(t0.elapsed() < Duration::from_secs(30), "the standby never saw the test database");
-            thread::sleep(Duration::from_millis(50));
-        }
+        fresh_replicated_database(&server("NODESYNC_PRIMARY"), &server("NODESYNC_STANDBY"), &db(), Duration::from_secs(30));
     });
 }
 
 fn primary() -> Client {
     setup();
-    Client::connect(&format!("{} dbname={} application_name=primary_test", server("NODESYNC_PRIMARY"), db()), NoTls).expect("connect to the primary")
+    connect(&format!("{} dbname={} application_name=primary_test", server("NODESYNC_PRIMARY"), db()))
 }
 
 fn standby() -> Client {
     setup();
-    Client::connect(&format!("{} dbname={} application_name=standby_test", server("NODESYNC_STANDBY"), db()), NoTls).expect("connect to the standby")
+    connect(&format!("{} dbname={} application_name=standby_test", server("NODESYNC_STANDBY"), db()))
 }
 
 fn doc_id(name: &str) -> String {

@@ -12,15 +12,6 @@ use pg_nodesync_tests::*;
 use postgres::Client;
 use serde_json::{json, Value};
 
-fn bin(name: &str) -> String {
-    let p = format!("/usr/lib/postgresql/15/bin/{name}");
-    if std::path::Path::new(&p).exists() { p } else { name.to_string() }
-}
-
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"))
-}
-
 fn version(c: &mut Client) -> String {
     c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'pg_nodesync'", &[]).expect("extversion").get(0)
 }
@@ -95,8 +86,8 @@ fn state(c: &mut Client, docs: &[(String, i64)]) -> Value {
 /// calls), relfrozenxid/relminmxid, and pg_dump's random \restrict key. The data (the config
 /// tables' rows and the sequence's value) is not part of a schema: the setval line is dropped.
 fn schema(db: &str) -> String {
-    let out = Command::new(bin("pg_dump"))
-        .args(["-h", &env("PGHOST"), "-p", &env("PGPORT"), "-U", "postgres", "-d", db, "--schema-only", "--binary-upgrade"])
+    let out = Command::new(pg_bin("pg_dump"))
+        .args(["-h", &server().host, "-p", &server().port, "-U", "postgres", "-d", db, "--schema-only", "--binary-upgrade"])
         .output()
         .expect("run pg_dump");
     assert!(out.status.success(), "pg_dump {db}: {}", String::from_utf8_lossy(&out.stderr));
