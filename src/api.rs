@@ -175,7 +175,8 @@ fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
             return Err(Error::InvalidArgument(format!(
                 "upto_gen {upto} is out of range: document \"{doc}\" is at gen {}",
                 d.gen
-            )));
+            ))
+            .names_doc());
         }
         if upto <= d.horizon {
             return Ok(d.horizon);
