@@ -1,6 +1,6 @@
 -- Hash-partitions nodesync.tree, nodesync.piece and nodesync.change by doc_id (docs/scaling.md,
 -- "Partitioning on one machine"). Run it as a superuser, in a maintenance window (it locks the
--- tables and copies every row), in each database that has pg_nodesync 0.2.0:
+-- tables and copies every row), in each database that has pg_nodesync 0.3.0:
 --   psql -v ON_ERROR_STOP=1 -v partitions=8 -d mydb -f scripts/partition_tables.sql
 -- (partitions defaults to 8). tests/tests/partitioned.rs runs it and checks that every function
 -- answers as on unpartitioned tables.
@@ -29,8 +29,8 @@ BEGIN
     IF ext IS NULL THEN
         RAISE EXCEPTION 'pg_nodesync is not installed in this database';
     END IF;
-    IF (SELECT extversion FROM pg_catalog.pg_extension WHERE oid = ext) <> '0.2.0' THEN
-        RAISE EXCEPTION 'this script is for pg_nodesync 0.2.0';
+    IF (SELECT extversion FROM pg_catalog.pg_extension WHERE oid = ext) <> '0.3.0' THEN
+        RAISE EXCEPTION 'this script is for pg_nodesync 0.3.0 (ALTER EXTENSION pg_nodesync UPDATE first)';
     END IF;
     IF n < 1 THEN
         RAISE EXCEPTION 'partitions must be at least 1, got %', n;
@@ -56,18 +56,17 @@ BEGIN
           FROM pg_catalog.pg_constraint c WHERE c.conrelid = ('nodesync.' || t || '_unpartitioned')::regclass AND c.contype = 'p';
         EXECUTE format('ALTER TABLE nodesync.%I ADD CONSTRAINT %I %s', t, t || '_pkey', keep_pk);
         FOR i IN 0 .. n - 1 LOOP
-            EXECUTE format('CREATE TABLE nodesync.%I PARTITION OF nodesync.%I FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
-                           t || '_p' || i, t, n, i);
+            -- the tree's partitions keep room for HOT updates, as nodesync.tree does
+            EXECUTE format('CREATE TABLE nodesync.%I PARTITION OF nodesync.%I FOR VALUES WITH (MODULUS %s, REMAINDER %s)%s',
+                           t || '_p' || i, t, n, i, CASE WHEN t = 'tree' THEN ' WITH (fillfactor = 90)' ELSE '' END);
         END LOOP;
         EXECUTE format('COMMENT ON TABLE nodesync.%I IS %L', t,
                        obj_description(('nodesync.' || t || '_unpartitioned')::regclass, 'pg_class') || ' (hash-partitioned by doc_id)');
     END LOOP;
     -- the other indexes, as sql/schema.sql has them (old ones first renamed out of the way)
     ALTER INDEX nodesync.tree_children RENAME TO tree_unpartitioned_children;
-    ALTER INDEX nodesync.tree_gen RENAME TO tree_unpartitioned_gen;
     ALTER INDEX nodesync.change_client_seq RENAME TO change_unpartitioned_client_seq;
     CREATE INDEX tree_children ON nodesync.tree (doc_id, parent, pos COLLATE "C") WHERE NOT deleted;
-    CREATE INDEX tree_gen ON nodesync.tree (doc_id, gen);
     CREATE INDEX change_client_seq ON nodesync.change (doc_id, client, seq) WHERE client IS NOT NULL;
 
     INSERT INTO nodesync.tree SELECT * FROM nodesync.tree_unpartitioned;

@@ -29,12 +29,13 @@ CREATE TABLE nodesync.tree (
     gen     bigint NOT NULL,      -- gen of the node's last change (its deletion, for tombstones)
     deleted boolean NOT NULL DEFAULT false,
     PRIMARY KEY (doc_id, key)
-);
+) WITH (fillfactor = 90);   -- room on each page for HOT updates (0.3.0)
 COMMENT ON TABLE nodesync.tree IS 'pg_nodesync nodes: live rows and tombstones (deleted = true)';
 -- children in order: sibling lookups for positions, snapshots
 CREATE INDEX tree_children ON nodesync.tree (doc_id, parent, pos COLLATE "C") WHERE NOT deleted;
--- what changed after gen n: diff_since
-CREATE INDEX tree_gen ON nodesync.tree (doc_id, gen);
+-- No index on gen (0.3.0): an edit that changes neither the place nor the key of a node is a
+-- HOT update, writing no index entry. diff_since finds what changed after gen n through the
+-- change log (the keys of change.versions after n), then by primary key.
 
 -- History pieces: every superseded state of a node (version, gen, place, kind, props), written
 -- when a patch changes or deletes the node. A node's history is its pieces plus its tree row.

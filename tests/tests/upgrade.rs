@@ -1,16 +1,25 @@
-//! Upgrades (issue 9, part 1): `CREATE EXTENSION pg_nodesync VERSION '0.1.0'` still works with
-//! the new library (every C symbol of the frozen 0.1.0 install script is still exported), a
-//! 0.1.0 database filled with documents, history, log, seqs, compaction and deletions reads
-//! the same after `ALTER EXTENSION pg_nodesync UPDATE`, 0.2.0's features work on the old
-//! documents, and the upgraded schema equals a fresh 0.2.0 install's (pg_dump --schema-only
-//! --binary-upgrade of both, which lists every member object of the extension, its
-//! definition, privileges and initial privileges; only OIDs, xids and LSNs are blanked).
+//! Upgrades: `CREATE EXTENSION pg_nodesync VERSION '0.1.0'` (and `'0.2.0'`) still works with
+//! the new library (every C symbol of the frozen install scripts is still exported), a
+//! database of each released version filled with documents, history, log, seqs, compaction
+//! and deletions reads the same after `ALTER EXTENSION pg_nodesync UPDATE`, the newer features
+//! work on the old documents (0.2.0's text ops, 0.3.0's HOT edits), and the upgraded schema
+//! equals a fresh install's (pg_dump --schema-only --binary-upgrade of both, which lists every
+//! member object of the extension, its definition, privileges and initial privileges; only
+//! OIDs, xids and LSNs are blanked).
 
 use std::process::Command;
 
 use pg_nodesync_tests::*;
 use postgres::Client;
 use serde_json::{json, Value};
+
+/// The version this library installs by default.
+const CURRENT: &str = "0.3.0";
+/// The released versions: their frozen install scripts (sql/released/) and SHA-256.
+const RELEASED: &[(&str, &str)] = &[
+    ("0.1.0", "2fd10f28fc463013a2d0442a14157971ed8ecec7a5c0320fd2e943b5a26130e0"),
+    ("0.2.0", "5a1f8360fb55182f1ce4eda1719bbce0f44e75527a65f0b9d800e6be1f3cefc7"),
+];
 
 fn version(c: &mut Client) -> String {
     c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'pg_nodesync'", &[]).expect("extversion").get(0)
@@ -57,6 +66,15 @@ fn fill(c: &mut Client) -> Vec<(String, i64)> {
     c.query_one("SELECT nodesync.drop_doc('scratch', 2)", &[]).unwrap();
     c.batch_execute("SELECT nodesync.create_doc('empty')").unwrap();
     vec![("essay".into(), 7), ("board".into(), 9), ("scratch".into(), 2), ("empty".into(), 1)]
+}
+
+/// The indexes of `nodesync.<table>`, by name.
+fn indexes(c: &mut Client, table: &str) -> Vec<String> {
+    c.query("SELECT indexname::text FROM pg_indexes WHERE schemaname = 'nodesync' AND tablename = $1 ORDER BY 1", &[&table])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// Every read of every document, and the raw rows of every table (what pg_dump would keep).
@@ -120,51 +138,68 @@ fn blank_numbers_in(l: &str) -> String {
                 prev_digit = false;
             }
         }
-        s.replace("'N.N.N'", "'0.2.0'")
+        s.replace("'N.N.N'", &format!("'{CURRENT}'"))
     } else {
         l.to_string()
     }
 }
 
 #[test]
-fn the_frozen_0_1_0_script_is_the_released_one_and_is_installed() {
-    // sql/released/ is generated once from the tagged commit 0fee8d5 and never edited
+fn the_frozen_scripts_are_the_released_ones_and_are_installed() {
+    // sql/released/ holds each release's generated install script, never edited
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let frozen = std::fs::read(repo.join("sql/released/pg_nodesync--0.1.0.sql")).expect("sql/released/pg_nodesync--0.1.0.sql");
-    let out = Command::new("sha256sum").arg(repo.join("sql/released/pg_nodesync--0.1.0.sql")).output().expect("sha256sum");
-    let sum = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string();
-    assert_eq!(sum, "2fd10f28fc463013a2d0442a14157971ed8ecec7a5c0320fd2e943b5a26130e0", "sql/released/pg_nodesync--0.1.0.sql was edited: it is frozen");
     let mut c = connect();
     let sharedir: String = c.query_one("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'", &[]).unwrap().get(0);
-    let installed = std::fs::read(format!("{sharedir}/extension/pg_nodesync--0.1.0.sql")).expect("the 0.1.0 script is installed (scripts/install.sh)");
-    assert_eq!(installed, frozen, "the installed 0.1.0 script is not the frozen one");
+    for (v, sha) in RELEASED {
+        let file = repo.join(format!("sql/released/pg_nodesync--{v}.sql"));
+        let frozen = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let out = Command::new("sha256sum").arg(&file).output().expect("sha256sum");
+        let sum = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string();
+        assert_eq!(&sum, sha, "sql/released/pg_nodesync--{v}.sql was edited: it is frozen");
+        let installed = std::fs::read(format!("{sharedir}/extension/pg_nodesync--{v}.sql")).unwrap_or_else(|_| panic!("the {v} script is installed (scripts/install.sh)"));
+        assert_eq!(installed, frozen, "the installed {v} script is not the frozen one");
+    }
     let default: String = c.query_one("SELECT default_version FROM pg_available_extensions WHERE name = 'pg_nodesync'", &[]).unwrap().get(0);
-    assert_eq!(default, "0.2.0");
-    let path: Vec<String> = c
-        .query("SELECT path FROM pg_extension_update_paths('pg_nodesync') WHERE source = '0.1.0' AND target = '0.2.0'", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(path, vec!["0.1.0--0.2.0"], "one update script from 0.1.0 to 0.2.0");
+    assert_eq!(default, CURRENT);
+    let mut path = |from: &str| -> Vec<String> {
+        c.query("SELECT path FROM pg_extension_update_paths('pg_nodesync') WHERE source = $1 AND target = $2", &[&from, &CURRENT])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    assert_eq!(path("0.1.0"), vec!["0.1.0--0.2.0--0.3.0"], "0.1.0 updates through 0.2.0");
+    assert_eq!(path("0.2.0"), vec!["0.2.0--0.3.0"], "one update script from 0.2.0");
 }
 
 #[test]
 fn update_from_0_1_0_keeps_every_read_and_equals_a_fresh_install() {
-    let old = fresh_database("upgrade_old");
-    let new = fresh_database("upgrade_new");
+    update_keeps_every_read_and_equals_a_fresh_install("0.1.0");
+}
+
+#[test]
+fn update_from_0_2_0_keeps_every_read_and_equals_a_fresh_install() {
+    update_keeps_every_read_and_equals_a_fresh_install("0.2.0");
+}
+
+/// A database made with version `from`, filled, then updated to the current version.
+fn update_keeps_every_read_and_equals_a_fresh_install(from: &str) {
+    let tag = from.replace('.', "_");
+    let old = fresh_database(&format!("upgrade_old_{tag}"));
+    let new = fresh_database(&format!("upgrade_new_{tag}"));
     let mut c = connect_to(&old);
-    // every C function of the frozen 0.1.0 script resolves in the new library (CREATE FUNCTION
+    // every C function of the frozen script resolves in the new library (CREATE FUNCTION
     // ... LANGUAGE c looks the symbol up)
-    c.batch_execute("CREATE EXTENSION pg_nodesync VERSION '0.1.0'").expect("CREATE EXTENSION pg_nodesync VERSION '0.1.0'");
-    assert_eq!(version(&mut c), "0.1.0");
+    c.batch_execute(&format!("CREATE EXTENSION pg_nodesync VERSION '{from}'")).unwrap_or_else(|e| panic!("CREATE EXTENSION pg_nodesync VERSION '{from}': {e}"));
+    assert_eq!(version(&mut c), from);
+    assert!(indexes(&mut c, "tree").contains(&"tree_gen".to_string()), "the {from} schema has tree_gen");
     let docs = fill(&mut c);
     let before = state(&mut c, &docs);
     assert_eq!(before["board"]["documents"][0]["horizon"], json!(4), "the fixture compacted board");
     assert!(!before["table client_seq"].as_array().unwrap().is_empty(), "the fixture has remembered seqs");
 
     c.batch_execute("ALTER EXTENSION pg_nodesync UPDATE").expect("ALTER EXTENSION pg_nodesync UPDATE");
-    assert_eq!(version(&mut c), "0.2.0");
+    assert_eq!(version(&mut c), CURRENT);
     // a session that was open across the update reads the same; so does a new one
     let after = state(&mut c, &docs);
     for (k, v) in before.as_object().unwrap() {
@@ -174,10 +209,10 @@ fn update_from_0_1_0_keeps_every_read_and_equals_a_fresh_install() {
     let mut fresh_session = connect_to(&old);
     assert_eq!(state(&mut fresh_session, &docs), before);
 
-    // the schema is the one a fresh 0.2.0 install has
+    // the schema is the one a fresh install has
     let mut n = connect_to(&new);
     n.batch_execute("CREATE EXTENSION pg_nodesync").unwrap();
-    assert_eq!(version(&mut n), "0.2.0");
+    assert_eq!(version(&mut n), CURRENT);
     let (a, b) = (schema(&old), schema(&new));
     if a != b {
         let dir = std::env::temp_dir().join(format!("nodesync-upgrade-{}", std::process::id()));
@@ -189,6 +224,24 @@ fn update_from_0_1_0_keeps_every_read_and_equals_a_fresh_install() {
     }
     assert!(a.contains("CREATE FUNCTION nodesync.wait_gen(doc text, gen bigint, timeout_ms integer DEFAULT 10000)"), "the dump shows the members");
     assert!(a.contains("ALTER EXTENSION pg_nodesync ADD FUNCTION nodesync.wait_gen(doc text, gen bigint, timeout_ms integer)"));
+
+    // 0.3.0: no index on tree.gen, so an edit that keeps a node's place is a HOT update
+    // (counted in this transaction's statistics), and diff_since still finds it
+    assert_eq!(indexes(&mut c, "tree"), vec!["tree_children".to_string(), "tree_pkey".to_string()]);
+    let mut tx = fresh_session.transaction().unwrap();
+    let r: Value = tx
+        .query_one("SELECT nodesync.apply_patch('board', '{\"ops\": [{\"op\": \"update\", \"key\": \"c3\", \"version\": 1, \"props\": {\"v\": 33}}]}')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(r["versions"], json!({"c3": 2}));
+    let (upd, hot): (i64, i64) = {
+        let row = tx.query_one("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = 'nodesync.tree'::regclass", &[]).unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert!(upd >= 1 && hot == upd, "the edit of c3 is a HOT update ({hot} of {upd} updates)");
+    let d: Value = tx.query_one("SELECT nodesync.diff_since('board', 9)", &[]).unwrap().get(0);
+    assert_eq!(d["nodes"].as_array().map(|n| n.iter().map(|x| x["key"].clone()).collect::<Vec<_>>()), Some(vec![json!("c3")]));
+    tx.rollback().unwrap();
 
     // 0.2.0 on the old documents: text, split and join on rows written before the update,
     // wait_gen, duplicates of seqs committed (or compacted) before it, new documents
