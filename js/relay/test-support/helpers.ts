@@ -1,26 +1,30 @@
-// Test helpers: a private Postgres cluster (scripts/cluster.sh on its own port), a fresh
-// database per test file with two roles and RLS on nodesync.documents, and a raw WebSocket client.
+// Test helpers: a private Postgres cluster (scripts/cluster.sh on its own port, through
+// @pg-nodesync/testkit), a fresh database per test file with two roles and RLS on
+// nodesync.documents, and a raw WebSocket client.
 import { execFileSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import pg from "pg";
+import type pg from "pg";
 import { WebSocket } from "ws";
+import * as testkit from "@pg-nodesync/testkit";
 import { PROTOCOL, TOKEN_PROTOCOL_PREFIX, encodeToken } from "../src/protocol.js";
 import type * as RelayTransportModule from "../../client/src/transport/relay.js";
 import type * as ErrorsModule from "../../client/src/errors.js";
 
+export { stopCluster } from "@pg-nodesync/testkit";
+
 export const PG_PORT = 55470;
 export const PG_DIR = `/tmp/nodesync-relay-${PG_PORT}`;
-const REPO = fileURLToPath(new URL("../../../../", import.meta.url)); // js/relay/dist/test-support → repo root
-const CLUSTER = `${REPO}scripts/cluster.sh`;
 const PGBIN = process.env["PGBIN"] ?? `/usr/lib/postgresql/${process.env["PG_MAJOR"] ?? "15"}/bin`;
 
 export const pgBase = { host: PG_DIR, port: PG_PORT, user: "postgres" } as const;
 
+/** Starts the cluster (stopCluster stops it, unless another test process still uses it). */
+export function startCluster(): Promise<testkit.Cluster> {
+  return testkit.startCluster({ port: PG_PORT, dir: PG_DIR });
+}
+
+/** `scripts/cluster.sh start|stop`, blocking: Postgres down and up again in the middle of a test. */
 export function cluster(cmd: "start" | "stop"): void {
-  execFileSync("bash", [CLUSTER, cmd], {
-    env: { ...process.env, NODESYNC_PORT: String(PG_PORT), NODESYNC_PGDIR: PG_DIR },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  testkit.clusterScriptSync(cmd, { port: PG_PORT, dir: PG_DIR });
 }
 
 /** `pg_ctl -m immediate stop`: the postmaster SIGQUITs every backend, no checkpoint (crash recovery on start). */
@@ -30,26 +34,19 @@ export function clusterCrash(): void {
   else execFileSync(`${PGBIN}/pg_ctl`, args, { stdio: "ignore" });
 }
 
-export async function withClient<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ ...pgBase, database });
-  c.on("error", () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
+export function withClient<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return testkit.withClient({ ...pgBase, database }, fn);
 }
 
 /**
- * A fresh database `name` with the extension, roles alice and bob (and relay_login, a LOGIN
- * role that may SET ROLE to both), and the role-keyed policies of docs/security.md:
- * alice/notes (alice's), bob/notes (bob's).
+ * A fresh database `<name>_<pid>` with the extension (testkit's freshDb: stopCluster drops
+ * it), roles alice and bob (and relay_login, a LOGIN role that may SET ROLE to both), and the
+ * role-keyed policies of docs/security.md: alice/notes (alice's), bob/notes (bob's). Returns
+ * the database's name.
  */
-export async function freshDatabase(name: string): Promise<void> {
+export async function freshDatabase(name: string): Promise<string> {
+  const database = (await testkit.freshDb(pgBase, name)).database!;
   await withClient("postgres", async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${name}`);
     await c.query(`DO $$ BEGIN
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'alice') THEN CREATE ROLE alice; END IF;
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bob') THEN CREATE ROLE bob; END IF;
@@ -58,9 +55,8 @@ export async function freshDatabase(name: string): Promise<void> {
       END $$`);
     await c.query("GRANT alice, bob, carol TO relay_login");
   });
-  await withClient(name, async (c) => {
+  await withClient(database, async (c) => {
     await c.query(`
-      CREATE EXTENSION pg_nodesync;
       CREATE SCHEMA app;
       GRANT USAGE ON SCHEMA app TO PUBLIC;
       CREATE TABLE app.doc_access (doc text, role name, can_write boolean, PRIMARY KEY (doc, role));
@@ -80,6 +76,7 @@ export async function freshDatabase(name: string): Promise<void> {
       SET ROLE bob; SELECT nodesync.create_doc('bob/notes'); RESET ROLE;
     `);
   });
+  return database;
 }
 
 export const TOKENS = {

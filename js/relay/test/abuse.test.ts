@@ -4,9 +4,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startRelay, type RelayHandle } from "../src/index.js";
 import { CloseCode } from "../src/protocol.js";
-import { RawClient, TOKENS, cluster, freshDatabase, pgBase, sleep } from "../test-support/helpers.js";
+import { RawClient, TOKENS, freshDatabase, pgBase, sleep, startCluster, stopCluster } from "../test-support/helpers.js";
 
-const DB = "relay_abuse";
+/** relay_abuse_<pid> (freshDatabase) */
+let DB: string;
 
 describe("abuse", () => {
   let relay: RelayHandle;
@@ -18,13 +19,13 @@ describe("abuse", () => {
   };
 
   before(async () => {
-    cluster("start");
-    await freshDatabase(DB);
+    await startCluster();
+    DB = await freshDatabase("relay_abuse");
     relay = await start({ maxMessageBytes: 4096, maxFrameBytes: 16384, ratePerSecond: 1000 });
   });
   after(async () => {
     for (const r of extra) await r.close();
-    cluster("stop");
+    await stopCluster();
   });
 
   async function stillUsable(c: RawClient): Promise<void> {

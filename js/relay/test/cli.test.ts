@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PG_DIR, PG_PORT, RawClient, TOKENS, cluster, freshDatabase, until } from "../test-support/helpers.js";
+import { PG_DIR, PG_PORT, RawClient, TOKENS, freshDatabase, startCluster, stopCluster, until } from "../test-support/helpers.js";
 
-const DB = "relay_cli";
+/** relay_cli_<pid> (freshDatabase) */
+let DB: string;
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 
 interface Running {
@@ -41,14 +42,14 @@ describe("cli", () => {
   const children: ChildProcess[] = [];
 
   before(async () => {
-    cluster("start");
-    await freshDatabase(DB);
+    await startCluster();
+    DB = await freshDatabase("relay_cli");
     dir = mkdtempSync(join(tmpdir(), "nodesync-relay-cli-"));
   });
-  after(() => {
+  after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
-    cluster("stop");
+    await stopCluster();
   });
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -5,9 +5,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startRelay, type RelayHandle } from "../src/index.js";
-import { RawClient, TOKENS, cluster, clusterCrash, freshDatabase, pgBase, sleep, until, withClient } from "../test-support/helpers.js";
+import { RawClient, TOKENS, cluster, clusterCrash, freshDatabase, pgBase, sleep, startCluster, stopCluster, until, withClient } from "../test-support/helpers.js";
 
-const DB = "relay_pg_restart";
+/** relay_pg_restart_<pid> (freshDatabase) */
+let DB: string;
 
 interface Outcome {
   seq: number;
@@ -24,8 +25,8 @@ describe("postgres restart", () => {
   const lines: string[] = [];
 
   before(async () => {
-    cluster("start");
-    await freshDatabase(DB);
+    await startCluster();
+    DB = await freshDatabase("relay_pg_restart");
     relay = await startRelay({
       port: 0,
       database: { ...pgBase, database: DB, connectionTimeoutMillis: 2000 },
@@ -38,7 +39,7 @@ describe("postgres restart", () => {
   });
   after(async () => {
     await relay?.close();
-    cluster("stop");
+    await stopCluster();
   });
 
   for (const [name, stop] of [

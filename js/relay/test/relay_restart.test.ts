@@ -5,9 +5,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
 import { startRelay, type RelayHandle } from "../src/index.js";
-import { TOKENS, cluster, freshDatabase, loadClient, pgBase, sleep, until, withClient } from "../test-support/helpers.js";
+import { TOKENS, freshDatabase, loadClient, pgBase, sleep, startCluster, stopCluster, until, withClient } from "../test-support/helpers.js";
 
-const DB = "relay_restart";
+/** relay_restart_<pid> (freshDatabase) */
+let DB: string;
 
 describe("relay restart", () => {
   const relays: RelayHandle[] = [];
@@ -18,12 +19,12 @@ describe("relay restart", () => {
   };
 
   before(async () => {
-    cluster("start");
-    await freshDatabase(DB);
+    await startCluster();
+    DB = await freshDatabase("relay_restart");
   });
   after(async () => {
     for (const r of relays) await r.close();
-    cluster("stop");
+    await stopCluster();
   });
 
   const create = (key: string) => ({ ops: [{ op: "create", key, kind: "p", props: { text: key }, parent: "root" }] });

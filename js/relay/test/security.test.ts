@@ -4,17 +4,18 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startRelay, type RelayHandle } from "../src/index.js";
 import { CloseCode } from "../src/protocol.js";
-import { RawClient, TOKENS, cluster, freshDatabase, pgBase, sleep, until, withClient } from "../test-support/helpers.js";
+import { RawClient, TOKENS, freshDatabase, pgBase, sleep, startCluster, stopCluster, until, withClient } from "../test-support/helpers.js";
 
-const DB = "relay_security";
+/** relay_security_<pid> (freshDatabase) */
+let DB: string;
 const TTL = 300;
 
 describe("security", () => {
   let relay: RelayHandle;
 
   before(async () => {
-    cluster("start");
-    await freshDatabase(DB);
+    await startCluster();
+    DB = await freshDatabase("relay_security");
     relay = await startRelay({
       port: 0,
       // a login role that is no superuser: it may only SET ROLE to alice, bob and carol
@@ -27,7 +28,7 @@ describe("security", () => {
   });
   after(async () => {
     await relay?.close();
-    cluster("stop");
+    await stopCluster();
   });
 
   const patch = (key: string, text: string) => ({ ops: [{ op: "create", key, kind: "p", props: { text }, parent: "root" }] });

@@ -24,11 +24,12 @@ import { Replica, RelayTransport, Tree } from "@pg-nodesync/client";
 import type { Dropped } from "@pg-nodesync/client";
 import { PgTransport } from "@pg-nodesync/client/pg";
 import { startRelay, type RelayHandle } from "../src/index.js";
-import { cluster, freshDatabase, pgBase, withClient } from "../test-support/helpers.js";
+import { freshDatabase, pgBase, startCluster, stopCluster, withClient } from "../test-support/helpers.js";
 import type * as TypistModule from "../../client/test/helpers/typist.js";
 import type * as TypingModule from "../../client/test/helpers/typing.js";
 
-const DB = "relay_typists";
+/** relay_typists_<pid> (freshDatabase) */
+let DB: string;
 const STROKES = Number(process.env["NODESYNC_TYPIST_STROKES"] ?? 40);
 const SEED = Number(process.env["NODESYNC_TYPIST_SEED"] ?? 165032);
 const N = Number(process.env["NODESYNC_TYPISTS"] ?? 4);
@@ -63,8 +64,8 @@ describe("relay typists", () => {
   const transports: RelayTransport[] = [];
 
   before(async () => {
-    cluster("start");
-    await freshDatabase(DB);
+    await startCluster();
+    DB = await freshDatabase("relay_typists");
     relay = await startRelay({
       port: 0,
       // a login role that is no superuser: it may only SET ROLE to alice, bob and carol
@@ -82,7 +83,7 @@ describe("relay typists", () => {
     for (const t of transports) await t.close().catch(() => {});
     await sql?.close();
     await relay?.close();
-    cluster("stop");
+    await stopCluster();
   });
 
   async function connect(i: number): Promise<RelayTransport> {
