@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Assoc, type Comp, Mismatch, TextOp, diff, myersOps, transform } from "../src/ot.js";
 import { type Edit, Misfit, apply, cpLen, cps, newEdit, splitAt } from "../src/text.js";
+import { prng } from "@pg-nodesync/testkit";
 
 const E = newEdit;
 
@@ -207,16 +208,6 @@ test("similar's Myers: raw ops of its own test cases", () => {
 });
 
 // ---- property tests (fixed seed)
-
-function prng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rnd = prng(20240607);
 const ri = (n: number) => Math.floor(rnd() * n);

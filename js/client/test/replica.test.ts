@@ -4,7 +4,6 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type pg from "pg";
 
 import { PgTransport } from "../src/transport/pg.js";
 import { MemoryJournal, Replica } from "../src/replica.js";
@@ -12,29 +11,24 @@ import type { Changes, ConflictEvent, ReplicaOptions } from "../src/replica.js";
 import { ClosedError, ContentionError, DbError, EditError, ProtocolError, TransportError } from "../src/errors.js";
 import { Tree } from "../src/tree.js";
 import { freshDb, startCluster, stopCluster } from "./helpers/cluster.js";
-import { Gate, TestTransport } from "./helpers/transports.js";
+import { Gate, PgTransports, TestTransport } from "./helpers/transports.js";
 
-let cfg: pg.ClientConfig;
-const transports: PgTransport[] = [];
 let admin: PgTransport;
 let docN = 0;
 
+const pool = new PgTransports();
+const connect = (): Promise<PgTransport> => pool.connect();
+
 before(async () => {
   const c = await startCluster();
-  cfg = await freshDb(c, "nodesync_js_replica");
+  pool.cfg = await freshDb(c, "nodesync_js_replica");
   admin = await connect();
 });
 
 after(async () => {
-  for (const t of transports) await t.close();
+  await pool.closeAll();
   await stopCluster();
 });
-
-async function connect(): Promise<PgTransport> {
-  const t = await PgTransport.connect({ ...cfg, max: 2 });
-  transports.push(t);
-  return t;
-}
 
 /** A new document with paragraphs p0.. holding `texts`. */
 async function newDoc(...texts: string[]): Promise<string> {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { Misfit, apply, applyOne, cpLen, cpSlice, cps, editFromJson, editToJson, isNoop, newEdit, splitAt, unitOffset } from "../src/text.js";
 import { ShapeError } from "../src/json.js";
 import { NodesyncError } from "../src/errors.js";
+import { prng } from "@pg-nodesync/testkit";
 
 const E = newEdit;
 
@@ -67,16 +68,6 @@ test("code point helpers", () => {
   assert.equal(cpSlice("a😀b", 2, 10), "b");
   assert.equal(cpSlice("a😀b", 5), "");
 });
-
-function prng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("random edit lists agree with an array of code points", () => {
   const rnd = prng(42);

@@ -15,13 +15,13 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import type pg from "pg";
 
 import { PgTransport } from "../src/transport/pg.js";
 import { Replica } from "../src/replica.js";
 import { Tree } from "../src/tree.js";
 import type { Dropped } from "../src/rebase.js";
 import { freshDb, startCluster, stopCluster } from "./helpers/cluster.js";
+import { PgTransports } from "./helpers/transports.js";
 import { Rng, Typist, afterWord, blocksText, checkWords, count, percentile } from "./helpers/typist.js";
 import type { Stroke } from "./helpers/typist.js";
 import { assertAllEqual, assertInOrder, quiesce, typeAway, withStructure, wordsAndErasures } from "./helpers/typing.js";
@@ -31,23 +31,17 @@ const STROKES = Number(process.env.NODESYNC_TYPIST_STROKES ?? 40);
 const SEED = Number(process.env.NODESYNC_TYPIST_SEED ?? 165032);
 const N = Number(process.env.NODESYNC_TYPISTS ?? 4);
 
-let cfg: pg.ClientConfig;
-const transports: PgTransport[] = [];
+const pool = new PgTransports("ts-typist");
+const connect = (): Promise<PgTransport> => pool.connect();
 
 before(async () => {
-  cfg = await freshDb(await startCluster(), "nodesync_js_typists");
+  pool.cfg = await freshDb(await startCluster(), "nodesync_js_typists");
 });
 
 after(async () => {
-  for (const t of transports) await t.close();
+  await pool.closeAll();
   await stopCluster();
 });
-
-async function connect(): Promise<PgTransport> {
-  const t = await PgTransport.connect({ ...cfg, max: 2 }, { applicationName: "ts-typist" });
-  transports.push(t);
-  return t;
-}
 
 interface Run {
   doc: string;

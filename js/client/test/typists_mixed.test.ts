@@ -21,6 +21,7 @@ import { Replica } from "../src/replica.js";
 import { Tree } from "../src/tree.js";
 import type { Dropped } from "../src/rebase.js";
 import { REPO, dbEnv, freshDb, startCluster, stopCluster } from "./helpers/cluster.js";
+import { PgTransports } from "./helpers/transports.js";
 import type { Cluster } from "./helpers/cluster.js";
 import { Rng, Typist, afterWord, blocksText, checkWords, count, percentile, sleep } from "./helpers/typist.js";
 import type { TypistRecord } from "./helpers/typist.js";
@@ -34,23 +35,19 @@ const TEXTS = ["one two three", "four five six", "seven eight nine"];
 
 let cluster: Cluster;
 let cfg: pg.ClientConfig;
-const transports: PgTransport[] = [];
+
+const pool = new PgTransports("ts-typist");
+const connect = (): Promise<PgTransport> => pool.connect();
 
 before(async () => {
   cluster = await startCluster();
-  cfg = await freshDb(cluster, "nodesync_js_typists_mixed");
+  cfg = pool.cfg = await freshDb(cluster, "nodesync_js_typists_mixed");
 });
 
 after(async () => {
-  for (const t of transports) await t.close();
+  await pool.closeAll();
   await stopCluster();
 });
-
-async function connect(): Promise<PgTransport> {
-  const t = await PgTransport.connect({ ...cfg, max: 2 }, { applicationName: "ts-typist" });
-  transports.push(t);
-  return t;
-}
 
 interface RustReport {
   id: string;

@@ -213,3 +213,14 @@ export async function freshDb(c: Conn, name: string): Promise<pg.ClientConfig> {
   await withClient(cfg, (db) => db.query("CREATE EXTENSION pg_nodesync"));
   return cfg;
 }
+
+/** A seeded random number in [0, 1) (mulberry32): property tests with a fixed seed. */
+export function prng(seed: number): () => number {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

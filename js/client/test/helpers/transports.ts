@@ -1,7 +1,10 @@
 // A Transport wrapper for tests: records calls, holds applyPatch answers at a gate, loses
 // answers, or answers garbage.
 
+import type pg from "pg";
+
 import { TransportError } from "../../src/errors.js";
+import { PgTransport } from "../../src/transport/pg.js";
 import type { Applied, Change, DiffResult, Notification, PatchJson, Snapshot, Transport } from "../../src/transport/types.js";
 
 export interface Sent {
@@ -111,4 +114,24 @@ export class TestTransport implements Transport {
     return this.inner.subscribe(doc, fn);
   }
   async close(): Promise<void> {}
+}
+
+/**
+ * PgTransports on one test database (`cfg`, set in a before hook), each with at most 2
+ * connections; `closeAll` (in an after hook) closes every one handed out.
+ */
+export class PgTransports {
+  cfg: pg.ClientConfig = {};
+  private readonly all: PgTransport[] = [];
+  constructor(private readonly applicationName?: string) {}
+
+  async connect(): Promise<PgTransport> {
+    const t = await PgTransport.connect({ ...this.cfg, max: 2 }, this.applicationName === undefined ? {} : { applicationName: this.applicationName });
+    this.all.push(t);
+    return t;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const t of this.all.splice(0)) await t.close();
+  }
 }
