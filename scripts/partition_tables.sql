@@ -1,6 +1,6 @@
--- Hash-partitions nodesync.tree, nodesync.piece and nodesync.change by doc_id (docs/scaling.md,
+-- Hash-partitions nodesync.tree and nodesync.change by doc_id (docs/scaling.md,
 -- "Partitioning on one machine"). Run it as a superuser, in a maintenance window (it locks the
--- tables and copies every row), in each database that has pg_nodesync 0.3.0:
+-- tables and copies every row), in each database that has pg_nodesync 0.4.0:
 --   psql -v ON_ERROR_STOP=1 -v partitions=8 -d mydb -f scripts/partition_tables.sql
 -- (partitions defaults to 8). tests/tests/partitioned.rs runs it and checks that every function
 -- answers as on unpartitioned tables.
@@ -29,8 +29,8 @@ BEGIN
     IF ext IS NULL THEN
         RAISE EXCEPTION 'pg_nodesync is not installed in this database';
     END IF;
-    IF (SELECT extversion FROM pg_catalog.pg_extension WHERE oid = ext) <> '0.3.0' THEN
-        RAISE EXCEPTION 'this script is for pg_nodesync 0.3.0 (ALTER EXTENSION pg_nodesync UPDATE first)';
+    IF (SELECT extversion FROM pg_catalog.pg_extension WHERE oid = ext) <> '0.4.0' THEN
+        RAISE EXCEPTION 'this script is for pg_nodesync 0.4.0 (ALTER EXTENSION pg_nodesync UPDATE first)';
     END IF;
     IF n < 1 THEN
         RAISE EXCEPTION 'partitions must be at least 1, got %', n;
@@ -38,13 +38,13 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = 'nodesync.tree'::regclass AND relkind = 'p') THEN
         RAISE EXCEPTION 'nodesync.tree is partitioned already';
     END IF;
-    LOCK TABLE nodesync.documents, nodesync.tree, nodesync.piece, nodesync.change IN ACCESS EXCLUSIVE MODE;
+    LOCK TABLE nodesync.documents, nodesync.tree, nodesync.change IN ACCESS EXCLUSIVE MODE;
 
     -- the view reads nodesync.tree: drop it now, make it again on the new table below
     ALTER EXTENSION pg_nodesync DROP VIEW nodesync.live_nodes;
     DROP VIEW nodesync.live_nodes;
 
-    FOREACH t IN ARRAY ARRAY['tree', 'piece', 'change'] LOOP
+    FOREACH t IN ARRAY ARRAY['tree', 'change'] LOOP
         -- the old table and its indexes step aside (names of indexes are the documented ones)
         EXECUTE format('ALTER TABLE nodesync.%I RENAME TO %I', t, t || '_unpartitioned');
         EXECUTE format('ALTER INDEX nodesync.%I RENAME TO %I', t || '_pkey', t || '_unpartitioned_pkey');
@@ -70,10 +70,9 @@ BEGIN
     CREATE INDEX change_client_seq ON nodesync.change (doc_id, client, seq) WHERE client IS NOT NULL;
 
     INSERT INTO nodesync.tree SELECT * FROM nodesync.tree_unpartitioned;
-    INSERT INTO nodesync.piece SELECT * FROM nodesync.piece_unpartitioned;
     INSERT INTO nodesync.change SELECT * FROM nodesync.change_unpartitioned;
 
-    FOREACH t IN ARRAY ARRAY['tree', 'piece', 'change'] LOOP
+    FOREACH t IN ARRAY ARRAY['tree', 'change'] LOOP
         -- privileges and row level security, as sql/schema.sql sets them. Queries through the
         -- parent are checked against the parent's; the partitions are readable by the owner only.
         EXECUTE format('REVOKE ALL ON nodesync.%I FROM PUBLIC', t);
@@ -112,4 +111,4 @@ BEGIN
 END
 $script$;
 COMMIT;
-ANALYZE nodesync.tree, nodesync.piece, nodesync.change;
+ANALYZE nodesync.tree, nodesync.change;

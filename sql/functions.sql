@@ -56,33 +56,8 @@ COMMENT ON FUNCTION nodesync.changes_since(text, bigint) IS 'the change log afte
 
 CREATE FUNCTION nodesync.node_history(doc text, key text)
 RETURNS TABLE(version bigint, gen bigint, client text, state jsonb)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_column
-DECLARE
-    d bigint := nodesync._doc_id(doc);
-    h bigint;
-BEGIN
-    IF node_history.key IS NULL THEN
-        RAISE EXCEPTION 'node_history: key must not be NULL' USING ERRCODE = '22023';
-    END IF;
-    SELECT x.horizon INTO h FROM nodesync.documents x WHERE x.id = d;
-    RETURN QUERY
-    SELECT s.version, s.gen, c.client, s.state
-      FROM (SELECT p.version, p.gen,
-                   jsonb_build_object('key', p.key, 'parent', p.parent, 'pos', p.pos, 'kind', p.kind,
-                                      'props', p.props, 'version', p.version, 'gen', p.gen) AS state
-              FROM nodesync.piece p
-             WHERE p.doc_id = d AND p.key = node_history.key AND p.gen > h
-            UNION ALL
-            SELECT t.version, t.gen,
-                   CASE WHEN t.deleted THEN NULL
-                        ELSE jsonb_build_object('key', t.key, 'parent', t.parent, 'pos', t.pos, 'kind', t.kind,
-                                                'props', t.props, 'version', t.version, 'gen', t.gen) END
-              FROM nodesync.tree t
-             WHERE t.doc_id = d AND t.key = node_history.key AND t.gen > h) s
-      LEFT JOIN nodesync.change c ON c.doc_id = d AND c.gen = s.gen
-     ORDER BY s.version;
-END $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT h.version, h.gen, h.client, h.state::jsonb FROM nodesync._node_history(doc, key) h $$;
 COMMENT ON FUNCTION nodesync.node_history(text, text) IS 'the versions of one node above the horizon, oldest first; a deletion has a null state';
 
 -- The write path's statements are planned once per backend and kept. Their array parameters

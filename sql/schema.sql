@@ -37,22 +37,10 @@ CREATE INDEX tree_children ON nodesync.tree (doc_id, parent, pos COLLATE "C") WH
 -- HOT update, writing no index entry. diff_since finds what changed after gen n through the
 -- change log (the keys of change.versions after n), then by primary key.
 
--- History pieces: every superseded state of a node (version, gen, place, kind, props), written
--- when a patch changes or deletes the node. A node's history is its pieces plus its tree row.
-CREATE TABLE nodesync.piece (
-    doc_id  bigint NOT NULL,
-    key     text NOT NULL,
-    version bigint NOT NULL,
-    gen     bigint NOT NULL,
-    parent  text,
-    pos     text COLLATE "C",
-    kind    text NOT NULL,
-    props   jsonb NOT NULL,
-    PRIMARY KEY (doc_id, key, version)
-);
-COMMENT ON TABLE nodesync.piece IS 'pg_nodesync history: superseded node states, for snapshot(at_gen) and node_history';
-
--- The change log: one row per committed patch.
+-- The change log: one row per committed patch, with its history (0.4.0): `undo` holds, for
+-- every node the patch changed or deleted, what takes it back to its state before the commit
+-- (nodesync_core::history; NULL when the patch only created nodes). snapshot(at_gen) rewinds
+-- the current tree through the commits after at_gen; node_history walks one node's entries.
 CREATE TABLE nodesync.change (
     doc_id       bigint NOT NULL,
     gen          bigint NOT NULL,
@@ -61,9 +49,10 @@ CREATE TABLE nodesync.change (
     patch        jsonb NOT NULL,
     versions     jsonb NOT NULL,   -- the result's versions, returned again for duplicates
     committed_at timestamptz NOT NULL,
+    undo         jsonb,            -- {key: undo entry} for the nodes changed or deleted (0.4.0)
     PRIMARY KEY (doc_id, gen)
 );
-COMMENT ON TABLE nodesync.change IS 'pg_nodesync change log: one row per committed patch';
+COMMENT ON TABLE nodesync.change IS 'pg_nodesync change log and history: one row per committed patch, with undo entries for snapshot(at_gen) and node_history';
 CREATE INDEX change_client_seq ON nodesync.change (doc_id, client, seq) WHERE client IS NOT NULL;
 
 -- The last committed seq of clients whose log rows were compacted away.
@@ -97,7 +86,6 @@ COMMENT ON VIEW nodesync.live_nodes IS 'pg_nodesync: every live node of every do
 SELECT pg_catalog.pg_extension_config_dump('nodesync.documents', '');
 SELECT pg_catalog.pg_extension_config_dump('nodesync.documents_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('nodesync.tree', '');
-SELECT pg_catalog.pg_extension_config_dump('nodesync.piece', '');
 SELECT pg_catalog.pg_extension_config_dump('nodesync.change', '');
 SELECT pg_catalog.pg_extension_config_dump('nodesync.client_seq', '');
 
@@ -106,9 +94,9 @@ SELECT pg_catalog.pg_extension_config_dump('nodesync.client_seq', '');
 -- `SELECT ... FOR UPDATE` on nodesync.documents *as the caller* (so RLS policies on documents
 -- decide who may write which document), then write as the owner. Reads run as the caller:
 -- SELECT is granted, and the policies below hide rows of documents the caller cannot see.
-REVOKE ALL ON nodesync.documents, nodesync.tree, nodesync.piece, nodesync.change, nodesync.client_seq FROM PUBLIC;
+REVOKE ALL ON nodesync.documents, nodesync.tree, nodesync.change, nodesync.client_seq FROM PUBLIC;
 GRANT USAGE ON SCHEMA nodesync TO PUBLIC;
-GRANT SELECT ON nodesync.documents, nodesync.tree, nodesync.piece, nodesync.change, nodesync.live_nodes TO PUBLIC;
+GRANT SELECT ON nodesync.documents, nodesync.tree, nodesync.change, nodesync.live_nodes TO PUBLIC;
 -- the privilege that write access needs (FOR UPDATE wants UPDATE on a column); meta is harmless
 GRANT UPDATE (meta) ON nodesync.documents TO PUBLIC;
 -- create_doc inserts the document row as the caller, so the admin's INSERT policies decide who
@@ -117,11 +105,8 @@ GRANT UPDATE (meta) ON nodesync.documents TO PUBLIC;
 GRANT INSERT (doc) ON nodesync.documents TO PUBLIC;
 
 ALTER TABLE nodesync.tree ENABLE ROW LEVEL SECURITY;
-ALTER TABLE nodesync.piece ENABLE ROW LEVEL SECURITY;
 ALTER TABLE nodesync.change ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible_documents ON nodesync.tree FOR SELECT
     USING (EXISTS (SELECT 1 FROM nodesync.documents d WHERE d.id = tree.doc_id));
-CREATE POLICY visible_documents ON nodesync.piece FOR SELECT
-    USING (EXISTS (SELECT 1 FROM nodesync.documents d WHERE d.id = piece.doc_id));
 CREATE POLICY visible_documents ON nodesync.change FOR SELECT
     USING (EXISTS (SELECT 1 FROM nodesync.documents d WHERE d.id = change.doc_id));

@@ -126,7 +126,7 @@ fn apply_to(
         if let Some(r) = before_evaluate(doc, &parsed, d.gen)? {
             return Ok(Ok(r));
         }
-        let mut store = SpiStore { client: c, doc_id: d.id };
+        let mut store = SpiStore::new(c, d.id);
         match evaluate(&mut store, &parsed, limits)? {
             Outcome::Conflicts(conflicts) => Ok(Err(Error::Conflict { doc: doc.to_string(), gen: d.gen, conflicts })),
             Outcome::Plan(plan) => {
@@ -216,4 +216,15 @@ fn _check_history(doc: Option<&str>, since: Option<i64>, what: Option<&str>) -> 
         _ => "history",
     };
     on_doc(doc, |c, doc| read::check_history(c, doc, since, what))
+}
+
+/// Helper for nodesync.node_history(): one node's versions above the horizon, oldest first;
+/// `state` is JSON text (NULL for the deletion).
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn _node_history(
+    doc: Option<&str>,
+    key: Option<&str>,
+) -> TableIterator<'static, (name!(version, i64), name!(gen, i64), name!(client, Option<String>), name!(state, Option<String>))> {
+    TableIterator::new(on_doc(doc, |c, doc| read::node_history(c, doc, key)))
 }

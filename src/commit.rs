@@ -1,14 +1,15 @@
 //! Where commits are written and history is kept.
 //!
 //! One commit (gen G) writes, all in the caller's transaction:
-//! - a `piece` row with the previous state of every node it changes or deletes (history),
 //! - the new `tree` rows: created nodes, changed nodes (version + 1, gen G), tombstones,
-//! - one `change` row (the log: patch, client, seq, result versions),
+//! - one `change` row: the log (patch as sent, client, seq, result versions) and the history
+//!   (`undo`: for every node changed or deleted, what takes it back to its state before;
+//!   `nodesync_core::history`),
 //! - `documents.gen = G`, and a NOTIFY on `nodesync.notify_channel` (default `nodesync`;
 //!   delivered by Postgres at commit).
 //!
-//! Compaction drops log rows and pieces at or below the new horizon, keeping for each node the
-//! one piece that time travel to the horizon still needs.
+//! Compaction drops the log rows at or below the new horizon: time travel to the horizon
+//! rewinds the current tree through the commits after it, which are all kept.
 
 use pgrx::pg_sys::BuiltinOid::*;
 use pgrx::spi::SpiClient;
@@ -20,15 +21,13 @@ use nodesync_core::{Error, Limits, Result};
 
 use crate::sql::{col, exec, req, Stmt};
 
-// One commit is one statement: its data-modifying CTEs run on one snapshot, so `saved` copies
-// the states from before `changed` and `deleted` (Postgres runs every data-modifying CTE to
-// completion, referenced or not). Empty arrays make a part a no-op.
-const COMMIT: Stmt = Stmt {
-    sql: "WITH saved AS (
-            INSERT INTO nodesync.piece (doc_id, key, version, gen, parent, pos, kind, props)
-            SELECT doc_id, key, version, gen, parent, pos, kind, props FROM nodesync.tree
-             WHERE doc_id = $1 AND key = ANY($4::text[])),
-          changed AS (
+// One commit is one statement: its data-modifying CTEs run on one snapshot (Postgres runs
+// every data-modifying CTE to completion, referenced or not). Empty arrays make a part a no-op.
+// `$log_cols`/`$log_vals`: the history column of the log row (none before 0.4.0, see
+// crate::legacy).
+macro_rules! commit_stmt {
+    ($log_cols:literal, $log_vals:literal) => {
+        Stmt { sql: concat!("WITH changed AS (
             UPDATE nodesync.tree t SET
               parent = CASE WHEN u.moved THEN u.parent ELSE t.parent END,
               pos = CASE WHEN u.moved THEN u.pos ELSE t.pos END,
@@ -52,21 +51,24 @@ const COMMIT: Stmt = Stmt {
               FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) AS u(key, parent, pos, kind, props)
             RETURNING key, coalesce(octet_length(props::text), 0) AS bytes),
           logged AS (
-            INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at)
-            VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp())),
+            INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions", $log_cols, ", committed_at)
+            VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb", $log_vals, ", clock_timestamp())),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
             RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
-          SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created",
-    args: &[
-        INT8OID, INT8OID, INT8OID, TEXTARRAYOID, // doc_id, gen, live delta, keys saved
+          SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created"), args: COMMIT_ARGS }
+    };
+}
+const COMMIT: Stmt = commit_stmt!(", undo", ", $4::jsonb");
+const COMMIT_PIECES: Stmt = commit_stmt!("", "");
+const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
+        INT8OID, INT8OID, INT8OID, TEXTOID, // doc_id, gen, live delta, undo entries (NULL: none)
         TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // changes
         TEXTARRAYOID, // deletes
         TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // creates
         TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
         TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel (nodesync.notify_channel)
-    ],
-};
+];
 const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify($2, $1)", args: &[TEXTOID, TEXTOID] };
 
 /// Who sent a patch.
@@ -104,7 +106,12 @@ pub fn commit(
     origin: &Origin<'_>,
     limits: &Limits,
 ) -> Result<()> {
-    let saved: Vec<String> = plan.changes.iter().map(|c| c.key.clone()).chain(plan.deletes.iter().cloned()).collect();
+    let pieces = crate::legacy::pieces();
+    if pieces {
+        let saved: Vec<String> = plan.changes.iter().map(|c| c.key.clone()).chain(plan.deletes.iter().cloned()).collect();
+        exec(client, &crate::legacy::SAVE_PIECES, &[doc_id.into(), saved.into()])?;
+    }
+    let undo = (!pieces && !plan.undo.is_empty()).then(|| Value::Object(plan.undo.clone()).to_string());
     let n = plan.changes.len();
     let (mut ckeys, mut moved, mut cparents, mut cposs, mut ckinds, mut deltas) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -141,12 +148,12 @@ pub fn commit(
     };
     let t = exec(
         client,
-        &COMMIT,
+        if pieces { &COMMIT_PIECES } else { &COMMIT },
         &[
             doc_id.into(),
             gen.into(),
             plan.live_delta().into(),
-            saved.into(),
+            undo.into(),
             ckeys.into(),
             moved.into(),
             cparents.into(),
@@ -223,7 +230,7 @@ pub fn duplicate(client: &SpiClient<'_>, doc_id: i64, current_gen: i64, who: &st
     }))
 }
 
-const COMPACT: [Stmt; 4] = [
+const COMPACT: [Stmt; 3] = [
     // remember each client's last seq before its log rows go
     Stmt {
         sql: "INSERT INTO nodesync.client_seq (doc_id, client, seq)
@@ -234,24 +241,17 @@ const COMPACT: [Stmt; 4] = [
         args: &[INT8OID, INT8OID],
     },
     Stmt { sql: "DELETE FROM nodesync.change WHERE doc_id = $1 AND gen <= $2", args: &[INT8OID, INT8OID] },
-    // a piece is needed while it is the node's state at the horizon: drop it once the node's
-    // next version was also committed at or below the horizon
-    Stmt {
-        sql: "DELETE FROM nodesync.piece p
-               WHERE p.doc_id = $1 AND p.gen <= $2
-                 AND (EXISTS (SELECT 1 FROM nodesync.piece q
-                               WHERE q.doc_id = $1 AND q.key = p.key AND q.version = p.version + 1 AND q.gen <= $2)
-                      OR EXISTS (SELECT 1 FROM nodesync.tree t
-                                  WHERE t.doc_id = $1 AND t.key = p.key AND t.version = p.version + 1 AND t.gen <= $2))",
-        args: &[INT8OID, INT8OID],
-    },
     Stmt { sql: "UPDATE nodesync.documents SET horizon = $2 WHERE id = $1", args: &[INT8OID, INT8OID] },
 ];
 
 /// Raises the horizon of a locked document to `upto` and drops what is below it.
 pub fn compact(client: &SpiClient<'_>, doc_id: i64, upto: i64) -> Result<()> {
-    for s in &COMPACT {
-        exec(client, s, &[doc_id.into(), upto.into()])?;
+    let [seqs, log, horizon] = &COMPACT;
+    exec(client, seqs, &[doc_id.into(), upto.into()])?;
+    if crate::legacy::pieces() {
+        exec(client, &crate::legacy::COMPACT_PIECES, &[doc_id.into(), upto.into()])?;
     }
+    exec(client, log, &[doc_id.into(), upto.into()])?;
+    exec(client, horizon, &[doc_id.into(), upto.into()])?;
     Ok(())
 }

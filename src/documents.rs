@@ -214,9 +214,8 @@ fn _documents_insert_guard<'a>(trigger: &'a PgTrigger<'a>) -> std::result::Resul
     )
 }
 
-const DROP: [Stmt; 5] = [
+const DROP: [Stmt; 4] = [
     Stmt { sql: "DELETE FROM nodesync.tree WHERE doc_id = $1", args: &[INT8OID] },
-    Stmt { sql: "DELETE FROM nodesync.piece WHERE doc_id = $1", args: &[INT8OID] },
     Stmt { sql: "DELETE FROM nodesync.change WHERE doc_id = $1", args: &[INT8OID] },
     Stmt { sql: "DELETE FROM nodesync.client_seq WHERE doc_id = $1", args: &[INT8OID] },
     Stmt { sql: "DELETE FROM nodesync.documents WHERE id = $1", args: &[INT8OID] },
@@ -230,6 +229,9 @@ pub fn drop(client: &SpiClient<'_>, doc: &str, expected: Option<i64>) -> Result<
         if e != d.gen {
             return Err(Error::GenMismatch { doc: doc.to_string(), expected: e, actual: d.gen });
         }
+    }
+    if crate::legacy::pieces() {
+        exec(client, &crate::legacy::DROP_PIECES, &[d.id.into()])?;
     }
     for s in &DROP {
         exec(client, s, &[d.id.into()])?;

@@ -6,10 +6,11 @@
 //! - [`api`]: the `#[pg_extern]` functions of docs/api/README.md
 //! - [`access`]: who may read and write (caller's rights, RLS, writes as the owner)
 //! - [`spi_store`]: the engine's [`nodesync_core::store::Store`] over indexed SPI lookups
-//! - [`history`]: where commits are written (tree rows, history pieces, change log, gen, NOTIFY)
-//!   and where compaction drops history
-//! - [`read`]: snapshots and diffs
-//! - [`docs`]: the per-document lock and document rows
+//! - [`commit`]: where commits are written (tree rows, the change log with each commit's undo
+//!   entries, gen, NOTIFY) and where compaction drops history
+//! - [`read`]: snapshots (now and at a gen), diffs, node histories
+//! - [`documents`]: the per-document lock and document rows
+//! - [`legacy`]: the storage of schemas before 0.4.0 (history as pieces), until they are updated
 //! - [`errors`]: `nodesync_core::Error` -> SQLSTATE + message + DETAIL, in one place
 //! - [`guc`]: the `nodesync.*` settings
 //! - [`sql`]: cached prepared statements
@@ -27,6 +28,7 @@ pub mod documents;
 pub mod errors;
 pub mod guc;
 pub mod commit;
+pub mod legacy;
 pub mod read;
 pub mod refusals;
 pub mod spi_store;

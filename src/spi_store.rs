@@ -1,5 +1,8 @@
 //! The engine's `Store` over SPI: every method is one indexed lookup on `nodesync.tree`
-//! (primary key, or the `tree_children` index for siblings and subtrees).
+//! (primary key, or the `tree_children` index for siblings and subtrees). A node's row is
+//! read with its props (as text, parsed only if asked for): the engine needs the props of
+//! every node a patch changes for the commit's undo entries (`nodesync_core::history`), and
+//! one lookup is cheaper than two.
 
 use pgrx::pg_sys::BuiltinOid::*;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
@@ -7,18 +10,34 @@ use pgrx::spi::{SpiClient, SpiHeapTupleData};
 use nodesync_core::store::{Child, Store, StoredNode};
 use nodesync_core::{Error, Result};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 use crate::sql::{col, exec, req, Stmt};
 
 pub struct SpiStore<'a, 'c> {
-    pub client: &'a SpiClient<'c>,
-    pub doc_id: i64,
+    client: &'a SpiClient<'c>,
+    doc_id: i64,
+    /// The props (jsonb text) of the live nodes read so far.
+    props: HashMap<String, String>,
 }
 
-const NODE: Stmt = Stmt {
-    sql: "SELECT key, parent, pos::text, kind, version, gen, deleted FROM nodesync.tree WHERE doc_id = $1 AND key = $2",
-    args: &[INT8OID, TEXTOID],
-};
+impl<'a, 'c> SpiStore<'a, 'c> {
+    pub fn new(client: &'a SpiClient<'c>, doc_id: i64) -> Self {
+        SpiStore { client, doc_id, props: HashMap::new() }
+    }
+
+    /// A row of NODE_AND_PROPS or DESCENDANTS (props in column `props_col`), its props kept.
+    fn read(&mut self, r: &SpiHeapTupleData<'_>, deleted: bool, props_col: usize) -> Result<StoredNode> {
+        let n = stored(r, deleted)?;
+        if !deleted {
+            if let Some(text) = col::<String>(r, props_col)? {
+                self.props.insert(n.key.clone(), text);
+            }
+        }
+        Ok(n)
+    }
+}
+
 const FIRST: Stmt = Stmt {
     sql: "SELECT key, pos::text FROM nodesync.tree WHERE doc_id = $1 AND parent = $2 AND NOT deleted ORDER BY pos LIMIT $3",
     args: &[INT8OID, TEXTOID, INT8OID],
@@ -42,16 +61,13 @@ const DESCENDANTS: Stmt = Stmt {
             UNION ALL
             SELECT t.key, t.parent, t.pos, t.kind, t.version, t.gen
               FROM sub s JOIN nodesync.tree t ON t.doc_id = $1 AND t.parent = s.key AND NOT t.deleted)
-          SELECT key, parent, pos::text, kind, version, gen FROM sub",
+          SELECT s.key, s.parent, s.pos::text, s.kind, s.version, s.gen, t.props::text
+            FROM sub s JOIN nodesync.tree t ON t.doc_id = $1 AND t.key = s.key",
     args: &[INT8OID, TEXTOID],
 };
 
 const NODE_AND_PROPS: Stmt = Stmt {
     sql: "SELECT key, parent, pos::text, kind, version, gen, deleted, props::text FROM nodesync.tree WHERE doc_id = $1 AND key = $2",
-    args: &[INT8OID, TEXTOID],
-};
-const PROPS: Stmt = Stmt {
-    sql: "SELECT props::text FROM nodesync.tree WHERE doc_id = $1 AND key = $2 AND NOT deleted",
     args: &[INT8OID, TEXTOID],
 };
 
@@ -85,11 +101,11 @@ fn props_of(key: &str, text: Option<String>) -> Result<Map<String, Value>> {
 
 impl Store for SpiStore<'_, '_> {
     fn node(&mut self, key: &str) -> Result<Option<StoredNode>> {
-        let t = exec(self.client, &NODE, &[self.doc_id.into(), key.into()])?;
+        let t = exec(self.client, &NODE_AND_PROPS, &[self.doc_id.into(), key.into()])?;
         match t.into_iter().next() {
             Some(r) => {
                 let deleted = req::<bool>(&r, 7)?;
-                stored(&r, deleted).map(Some)
+                self.read(&r, deleted, 8).map(Some)
             }
             None => Ok(None),
         }
@@ -112,11 +128,11 @@ impl Store for SpiStore<'_, '_> {
     }
 
     fn props(&mut self, key: &str) -> Result<Map<String, Value>> {
-        let t = exec(self.client, &PROPS, &[self.doc_id.into(), key.into()])?;
-        match t.into_iter().next() {
-            Some(r) => props_of(key, col(&r, 1)?),
-            None => Ok(Map::new()),
+        if !self.props.contains_key(key) {
+            // not read yet (the engine reads a node before its props): one lookup of both
+            self.node(key)?;
         }
+        props_of(key, self.props.get(key).cloned())
     }
 
     fn tick(&mut self) -> Result<()> {
@@ -124,20 +140,8 @@ impl Store for SpiStore<'_, '_> {
         Ok(())
     }
 
-    fn node_and_props(&mut self, key: &str) -> Result<Option<(StoredNode, Map<String, Value>)>> {
-        let t = exec(self.client, &NODE_AND_PROPS, &[self.doc_id.into(), key.into()])?;
-        match t.into_iter().next() {
-            Some(r) => {
-                let deleted = req::<bool>(&r, 7)?;
-                let props = if deleted { Map::new() } else { props_of(key, col(&r, 8)?)? };
-                Ok(Some((stored(&r, deleted)?, props)))
-            }
-            None => Ok(None),
-        }
-    }
-
     fn descendants(&mut self, key: &str) -> Result<Vec<StoredNode>> {
         let t = exec(self.client, &DESCENDANTS, &[self.doc_id.into(), key.into()])?;
-        t.map(|r| stored(&r, false)).collect()
+        t.map(|r| self.read(&r, false, 7)).collect()
     }
 }

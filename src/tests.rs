@@ -395,7 +395,7 @@ mod tests {
     #[pg_test]
     fn extension_tables_are_dumped() {
         let n = int("SELECT count(*) FROM pg_extension, unnest(extconfig) c WHERE extname = 'pg_nodesync'");
-        assert_eq!(n, 6, "documents, its id sequence, tree, piece, change, client_seq");
+        assert_eq!(n, 5, "documents, its id sequence, tree, change, client_seq");
     }
 
     // ---- permissions (docs/security.md) ----------------------------------------------------
@@ -444,7 +444,6 @@ mod tests {
         }
         // plain SQL sees nothing of it either
         assert_eq!(int("SELECT count(*) FROM nodesync.tree"), 0);
-        assert_eq!(int("SELECT count(*) FROM nodesync.piece"), 0);
         assert_eq!(int("SELECT count(*) FROM nodesync.change"), 0);
         assert_eq!(int("SELECT count(*) FROM nodesync.live_nodes"), 0);
         // and nobody writes the tables directly
@@ -453,7 +452,7 @@ mod tests {
             "INSERT INTO nodesync.tree (doc_id, key, kind, version, gen) VALUES (1, 'x', 'p', 1, 1)",
             "DELETE FROM nodesync.change",
             "UPDATE nodesync.tree SET props = '{}'",
-            "TRUNCATE nodesync.piece",
+            "TRUNCATE nodesync.change",
             "INSERT INTO nodesync.client_seq VALUES (1, 'c', 1)",
         ] {
             assert_eq!(state(stmt), "42501", "{stmt}");
@@ -567,7 +566,8 @@ mod tests {
         assert!(e["message"].as_str().unwrap().contains("horizon"), "{e}");
         assert_eq!(state("SELECT * FROM nodesync.changes_since('d', 2)"), "55000");
         assert_eq!(int("SELECT count(*) FROM nodesync.changes_since('d', 3)"), 2);
-        assert_eq!(int("SELECT count(*) FROM nodesync.piece p JOIN nodesync.documents d ON d.id = p.doc_id WHERE d.doc = 'd' AND p.gen < 2"), 0);
+        // history and log at or below the horizon are gone
+        assert_eq!(int("SELECT count(*) FROM nodesync.change c JOIN nodesync.documents d ON d.id = c.doc_id WHERE d.doc = 'd' AND c.gen <= 3"), 0);
         assert_eq!(int("SELECT nodesync.compact('d', 1)"), 3, "the horizon never goes back");
         assert_eq!(state("SELECT nodesync.compact('d', 9)"), "22023");
         assert_eq!(state("SELECT nodesync.compact('d', NULL)"), "22023");

@@ -183,7 +183,7 @@ struct Replayed {
     pub edits: usize,
     pub secs: f64,
     pub wal_bytes: f64,
-    /// Bytes of the document's rows: tree, history pieces and log (`pg_column_size`).
+    /// Bytes of the document's rows: tree, and log with its history (`pg_column_size`).
     pub row_bytes: f64,
     pub text_bytes: usize,
     /// The server's final text equals the trace's end text (only checked for a full replay).
@@ -191,7 +191,6 @@ struct Replayed {
 }
 
 const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM nodesync.tree t WHERE doc_id = d.id)
-                              + (SELECT coalesce(sum(pg_column_size(p.*)), 0) FROM nodesync.piece p WHERE doc_id = d.id)
                               + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM nodesync.change c WHERE doc_id = d.id)
                          FROM nodesync.documents d WHERE d.doc = $1";
 

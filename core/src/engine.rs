@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use crate::error::{Conflict, Error, Reason, Result};
+use crate::history;
 use crate::patch::{shorten, Limits, Op, Patch, Place};
 use crate::pos;
 use crate::store::{Child, Store, StoredNode};
@@ -52,6 +53,9 @@ pub struct Plan {
     pub ephemeral: Vec<(String, String)>,
     /// The result's `versions`: new version, or null for deleted nodes.
     pub versions: Map<String, Value>,
+    /// The history of the commit: for every changed or deleted node, its undo entry
+    /// ([`crate::history`]). Empty when the patch only creates.
+    pub undo: Map<String, Value>,
 }
 
 impl Plan {
@@ -528,11 +532,20 @@ impl<'s, S: Store> Engine<'s, S> {
         Ok(None)
     }
 
-    fn plan(self) -> Result<Plan> {
+    /// The stored props of an existing node, for its undo entry.
+    fn stored_props(&mut self, key: &str) -> Result<Map<String, Value>> {
+        match self.props.get(key) {
+            Some(p) => Ok(p.clone()),
+            None => self.store.props(key),
+        }
+    }
+
+    fn plan(mut self) -> Result<Plan> {
         let mut plan = Plan::default();
-        for key in &self.order {
+        let order = std::mem::take(&mut self.order);
+        for key in &order {
             let e = match self.overlay.get(key) {
-                Some(e) => e,
+                Some(e) => e.clone(),
                 None => continue,
             };
             match (&e.orig, e.live) {
@@ -554,7 +567,17 @@ impl<'s, S: Store> Engine<'s, S> {
                     plan.ephemeral.push((key.clone(), e.kind.clone()));
                     plan.versions.insert(key.clone(), Value::Null);
                 }
-                (Some(_), false) => {
+                (Some(orig), false) => {
+                    let old = history::NodeState {
+                        parent: orig.parent.clone(),
+                        pos: orig.pos.clone(),
+                        kind: orig.kind.clone(),
+                        props: Some(self.stored_props(key)?),
+                        version: orig.version,
+                        gen: orig.gen,
+                    };
+                    let new = history::NodeState { parent: None, pos: None, props: None, ..old.clone() };
+                    plan.undo.insert(key.clone(), history::undo(&old, &new));
                     plan.deletes.push(key.clone());
                     plan.versions.insert(key.clone(), Value::Null);
                 }
@@ -567,13 +590,36 @@ impl<'s, S: Store> Engine<'s, S> {
                     } else {
                         None
                     };
-                    plan.changes.push(NodeChange {
+                    let change = NodeChange {
                         key: key.clone(),
                         version: orig.version + 1,
                         place,
                         kind: if e.kind_changed { Some(e.kind.clone()) } else { None },
                         delta: e.props.clone(),
-                    });
+                    };
+                    let old_props = match &change.delta {
+                        Some(_) => self.stored_props(key)?,
+                        None => Map::new(),
+                    };
+                    let old = history::NodeState {
+                        parent: orig.parent.clone(),
+                        pos: orig.pos.clone(),
+                        kind: orig.kind.clone(),
+                        props: Some(old_props),
+                        version: orig.version,
+                        gen: orig.gen,
+                    };
+                    let mut new = old.clone();
+                    if let Some((p, s)) = &change.place {
+                        new.parent = Some(p.clone());
+                        new.pos = Some(s.clone());
+                    }
+                    new.kind = e.kind.clone();
+                    if let (Some(d), Some(props)) = (&change.delta, new.props.as_mut()) {
+                        merge_delta(props, d);
+                    }
+                    plan.undo.insert(key.clone(), history::undo(&old, &new));
+                    plan.changes.push(change);
                     plan.versions.insert(key.clone(), Value::from(orig.version + 1));
                 }
             }

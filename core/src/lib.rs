@@ -9,6 +9,7 @@
 //! - [`text`]: splices of string properties in code points (the `text`, `split`, `join` ops)
 //! - [`ot`]: operational transform of text edits (transform, compose, diff, caret mapping) for clients
 //! - [`tree`]: nested snapshot JSON from node rows
+//! - [`history`]: undo entries, the history a commit keeps, and rewinding node states through them
 //! - [`reference`] and [`memstore`] (feature `testing`, never in the extension's build): a
 //!   naive, obviously-correct reference model of SPEC and an in-memory [`store::Store`], for
 //!   property tests
@@ -16,6 +17,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod history;
 #[cfg(feature = "ot")]
 pub mod ot;
 pub mod patch;

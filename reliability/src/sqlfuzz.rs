@@ -21,7 +21,7 @@ const STATE: &str = "SELECT d.gen, d.horizon,
         (SELECT md5(coalesce(string_agg(t.key || ':' || t.xmin::text || ':' || t.version || ':' || t.gen || ':' || t.deleted, ',' ORDER BY t.key), ''))
            FROM nodesync.tree t WHERE t.doc_id = d.id),
         (SELECT count(*) FROM nodesync.change c WHERE c.doc_id = d.id),
-        (SELECT count(*) FROM nodesync.piece p WHERE p.doc_id = d.id),
+        (SELECT count(*) FROM nodesync.change c WHERE c.doc_id = d.id AND c.undo IS NOT NULL),
         (SELECT count(*) FROM nodesync.documents),
         (SELECT count(*) FROM nodesync.client_seq),
         d.xmin::text

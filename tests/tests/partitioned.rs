@@ -1,4 +1,4 @@
-//! Native hash partitioning of tree/piece/change by doc_id (issue 9, part 4; docs/scaling.md):
+//! Native hash partitioning of tree/change by doc_id (issue 9, part 4; docs/scaling.md):
 //! after an admin runs scripts/partition_tables.sql on a database with documents, every read
 //! answers as before, every write answers as on an unpartitioned twin, rows spread over the
 //! partitions, a document's lookups touch one partition, the documented dump/restore path
@@ -107,7 +107,7 @@ fn the_extension_works_on_hash_partitioned_tables() {
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    assert_eq!(kinds, vec![("change".into(), "p".into(), 4), ("piece".into(), "p".into(), 4), ("tree".into(), "p".into(), 4)]);
+    assert_eq!(kinds, vec![("change".into(), "p".into(), 4), ("tree".into(), "p".into(), 4)]);
     let used: i64 = p.query_one("SELECT count(DISTINCT tableoid) FROM nodesync.tree", &[]).unwrap().get(0);
     assert!(used >= 2, "{DOCS} documents landed in {used} partition(s)");
 

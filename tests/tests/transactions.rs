@@ -10,7 +10,7 @@ fn trace(c: &mut postgres::Client, doc: &str) -> (i64, i64, i64, i64) {
         .query_one(
             "SELECT d.gen,
                     (SELECT count(*) FROM nodesync.tree t WHERE t.doc_id = d.id),
-                    (SELECT count(*) FROM nodesync.piece p WHERE p.doc_id = d.id),
+                    (SELECT count(*) FROM nodesync.change x WHERE x.doc_id = d.id AND x.undo IS NOT NULL),
                     (SELECT count(*) FROM nodesync.change x WHERE x.doc_id = d.id)
                FROM nodesync.documents d WHERE d.doc = $1",
             &[&doc],

@@ -1,8 +1,11 @@
-//! Upgrades: `CREATE EXTENSION pg_nodesync VERSION '0.1.0'` (and `'0.2.0'`) still works with
-//! the new library (every C symbol of the frozen install scripts is still exported), a
+//! Upgrades: `CREATE EXTENSION pg_nodesync VERSION '0.1.0'` (and `'0.2.0'`, `'0.3.0'`) still
+//! works with the new library (every C symbol of the frozen install scripts is still exported,
+//! and the library writes and reads the old storage until the update: src/legacy.rs), a
 //! database of each released version filled with documents, history, log, seqs, compaction
-//! and deletions reads the same after `ALTER EXTENSION pg_nodesync UPDATE`, the newer features
-//! work on the old documents (0.2.0's text ops, 0.3.0's HOT edits), and the upgraded schema
+//! and deletions reads the same after `ALTER EXTENSION pg_nodesync UPDATE` (every snapshot at
+//! every gen, every node's history: 0.4.0 turns the history pieces into undo entries), the
+//! newer features work on the old documents (0.2.0's text ops, 0.3.0's HOT edits, 0.4.0's
+//! history), and the upgraded schema
 //! equals a fresh install's (pg_dump --schema-only --binary-upgrade of both, which lists every
 //! member object of the extension, its definition, privileges and initial privileges; only
 //! OIDs, xids and LSNs are blanked).
@@ -14,11 +17,12 @@ use postgres::Client;
 use serde_json::{json, Value};
 
 /// The version this library installs by default.
-const CURRENT: &str = "0.3.0";
+const CURRENT: &str = "0.4.0";
 /// The released versions: their frozen install scripts (sql/released/) and SHA-256.
 const RELEASED: &[(&str, &str)] = &[
     ("0.1.0", "2fd10f28fc463013a2d0442a14157971ed8ecec7a5c0320fd2e943b5a26130e0"),
     ("0.2.0", "5a1f8360fb55182f1ce4eda1719bbce0f44e75527a65f0b9d800e6be1f3cefc7"),
+    ("0.3.0", "3d37323064f68ef300109c5c544a0345a8caedabad49370d33e5b04b394446a3"),
 ];
 
 fn version(c: &mut Client) -> String {
@@ -77,7 +81,9 @@ fn indexes(c: &mut Client, table: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every read of every document, and the raw rows of every table (what pg_dump would keep).
+/// Every read of every document, and the raw rows of every table (what pg_dump would keep)
+/// but the history's: the update rewrites it (pieces become undo entries), and the reads of
+/// the past (snapshot at every gen, node_history of every key) show that it means the same.
 fn state(c: &mut Client, docs: &[(String, i64)]) -> Value {
     let mut out = serde_json::Map::new();
     for (doc, upto) in docs {
@@ -85,9 +91,9 @@ fn state(c: &mut Client, docs: &[(String, i64)]) -> Value {
         r.as_object_mut().unwrap().remove("wait_gen"); // 0.1.0 has no wait_gen
         out.insert(doc.clone(), r);
     }
-    for t in ["documents", "tree", "piece", "change", "client_seq"] {
+    for t in ["documents", "tree", "change", "client_seq"] {
         let rows: Value = c
-            .query_one(&format!("SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), '[]') FROM nodesync.{t} x"), &[])
+            .query_one(&format!("SELECT coalesce(jsonb_agg(to_jsonb(x) - 'undo' ORDER BY to_jsonb(x)::text), '[]') FROM nodesync.{t} x"), &[])
             .unwrap()
             .get(0);
         out.insert(format!("table {t}"), rows);
@@ -168,8 +174,9 @@ fn the_frozen_scripts_are_the_released_ones_and_are_installed() {
             .map(|r| r.get(0))
             .collect()
     };
-    assert_eq!(path("0.1.0"), vec!["0.1.0--0.2.0--0.3.0"], "0.1.0 updates through 0.2.0");
-    assert_eq!(path("0.2.0"), vec!["0.2.0--0.3.0"], "one update script from 0.2.0");
+    assert_eq!(path("0.1.0"), vec!["0.1.0--0.2.0--0.3.0--0.4.0"], "0.1.0 updates through 0.2.0 and 0.3.0");
+    assert_eq!(path("0.2.0"), vec!["0.2.0--0.3.0--0.4.0"], "0.2.0 updates through 0.3.0");
+    assert_eq!(path("0.3.0"), vec!["0.3.0--0.4.0"], "one update script from 0.3.0");
 }
 
 #[test]
@@ -182,6 +189,11 @@ fn update_from_0_2_0_keeps_every_read_and_equals_a_fresh_install() {
     update_keeps_every_read_and_equals_a_fresh_install("0.2.0");
 }
 
+#[test]
+fn update_from_0_3_0_keeps_every_read_and_equals_a_fresh_install() {
+    update_keeps_every_read_and_equals_a_fresh_install("0.3.0");
+}
+
 /// A database made with version `from`, filled, then updated to the current version.
 fn update_keeps_every_read_and_equals_a_fresh_install(from: &str) {
     let tag = from.replace('.', "_");
@@ -192,8 +204,13 @@ fn update_keeps_every_read_and_equals_a_fresh_install(from: &str) {
     // ... LANGUAGE c looks the symbol up)
     c.batch_execute(&format!("CREATE EXTENSION pg_nodesync VERSION '{from}'")).unwrap_or_else(|e| panic!("CREATE EXTENSION pg_nodesync VERSION '{from}': {e}"));
     assert_eq!(version(&mut c), from);
-    assert!(indexes(&mut c, "tree").contains(&"tree_gen".to_string()), "the {from} schema has tree_gen");
+    if from != "0.3.0" {
+        assert!(indexes(&mut c, "tree").contains(&"tree_gen".to_string()), "the {from} schema has tree_gen");
+    }
     let docs = fill(&mut c);
+    // until the update, the library keeps history as the old schema does: pieces
+    let pieces: i64 = c.query_one("SELECT count(*) FROM nodesync.piece", &[]).unwrap().get(0);
+    assert!(pieces >= 5, "the {from} schema's history is written as pieces ({pieces})");
     let before = state(&mut c, &docs);
     assert_eq!(before["board"]["documents"][0]["horizon"], json!(4), "the fixture compacted board");
     assert!(!before["table client_seq"].as_array().unwrap().is_empty(), "the fixture has remembered seqs");
@@ -240,6 +257,12 @@ fn update_keeps_every_read_and_equals_a_fresh_install(from: &str) {
     };
     assert!(upd >= 1 && hot == upd, "the edit of c3 is a HOT update ({hot} of {upd} updates)");
     let d: Value = tx.query_one("SELECT nodesync.diff_since('board', 9)", &[]).unwrap().get(0);
+    // 0.4.0: the pieces are undo entries now, and the commit wrote its own
+    let no_piece: Option<String> = tx.query_one("SELECT to_regclass('nodesync.piece')::text", &[]).unwrap().get(0);
+    assert_eq!(no_piece, None, "the update drops nodesync.piece");
+    let undo: Value = tx.query_one("SELECT undo FROM nodesync.change WHERE doc_id = (SELECT id FROM nodesync.documents WHERE doc = 'board') AND gen = 10", &[]).unwrap().get(0);
+    assert_eq!(undo["c3"]["v"], json!(1), "{undo}");
+    assert_eq!(undo["c3"]["p"], json!({"v": 3}), "{undo}");
     assert_eq!(d["nodes"].as_array().map(|n| n.iter().map(|x| x["key"].clone()).collect::<Vec<_>>()), Some(vec![json!("c3")]));
     tx.rollback().unwrap();
 
@@ -255,6 +278,17 @@ fn update_keeps_every_read_and_equals_a_fresh_install(from: &str) {
     assert_eq!(text, "It rained.");
     let snap_old: Value = fresh_session.query_one("SELECT nodesync.snapshot('essay', 7)", &[]).unwrap().get(0);
     assert_eq!(snap_old, before["essay"]["snapshot"][0]["s"], "time travel to a pre-update gen still works");
+    // a node's history runs across the update: versions from pieces, then from new entries
+    let h: Vec<(i64, i64, Option<Value>)> = fresh_session
+        .query("SELECT version, gen, state FROM nodesync.node_history('essay', 'p1')", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let texts: Vec<Value> = h.iter().map(|(_, _, s)| s.as_ref().map_or(Value::Null, |s| s["props"]["text"].clone())).collect();
+    assert_eq!(texts, vec![json!("It rained."), json!("It poured."), json!("It rained."), json!("It "), json!("It rained.")]);
+    assert_eq!(h.iter().map(|(v, _, _)| *v).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(h[0].2.as_ref().unwrap()["props"]["n"], json!("12345678901234567890.5e3"), "the first version, from a piece");
     let w: i64 = fresh_session.query_one("SELECT nodesync.wait_gen('essay', 10, 0)", &[]).unwrap().get(0);
     assert_eq!(w, 10);
     let dup = patch(&mut fresh_session, "essay", json!({"ops": [{"op": "update", "key": "p1", "version": 1}]}), Some("alice"), Some(2));
