@@ -3,20 +3,14 @@
 -- from the Rust helpers (nodesync._doc_id, nodesync._check_history), JSON building from Rust
 -- (nodesync._snapshot_text, nodesync._diff_text); the text is cast to jsonb once.
 
--- The write functions take jsonb and hand it to Rust as text, parsed there with exact numbers.
+-- create_doc takes jsonb and hands it to Rust as text, parsed there with exact numbers.
 CREATE FUNCTION nodesync.create_doc(doc text, root_kind text DEFAULT 'doc', root_props jsonb DEFAULT '{}')
 RETURNS bigint LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nodesync._create_doc(doc, root_kind, root_props::text) $$;
 COMMENT ON FUNCTION nodesync.create_doc(text, text, jsonb) IS 'creates a document with its root node; returns gen 1';
 
-CREATE FUNCTION nodesync.apply_patch(doc text, patch jsonb, client text DEFAULT NULL, seq bigint DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT nodesync._apply_patch(doc, patch::text, client, seq)::jsonb $$;
+-- apply_patch and try_apply_patch are C functions (src/api.rs, 0.4.0): no wrapper here.
 COMMENT ON FUNCTION nodesync.apply_patch(text, jsonb, text, bigint) IS 'applies a patch atomically; 40001 with the conflicts as JSON DETAIL';
-
-CREATE FUNCTION nodesync.try_apply_patch(doc text, patch jsonb, client text DEFAULT NULL, seq bigint DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT nodesync._try_apply_patch(doc, patch::text, client, seq)::jsonb $$;
 COMMENT ON FUNCTION nodesync.try_apply_patch(text, jsonb, text, bigint) IS 'like apply_patch, but returns conflicts as {"ok": false, ...}';
 
 CREATE FUNCTION nodesync.snapshot(doc text, at_gen bigint DEFAULT NULL) RETURNS jsonb
@@ -65,8 +59,8 @@ COMMENT ON FUNCTION nodesync.node_history(text, text) IS 'the versions of one no
 -- custom plan for one key, so by default every call would plan them again although the plan
 -- never changes (PK lookups and index range scans). Generic plans halve an edit's CPU
 -- (docs/performance.md). Read functions keep the default: `gen > $2` needs the custom estimate.
-ALTER FUNCTION nodesync._apply_patch(text, text, text, bigint) SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION nodesync._try_apply_patch(text, text, text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync.apply_patch(text, jsonb, text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync.try_apply_patch(text, jsonb, text, bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync._create_doc(text, text, text) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync.compact(text, bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync.drop_doc(text, bigint) SET plan_cache_mode = force_generic_plan;

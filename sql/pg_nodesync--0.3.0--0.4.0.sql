@@ -4,7 +4,8 @@
 -- change.undo, one undo entry per node its patch changed or deleted (nodesync_core::history,
 -- docs/storage.md); the table nodesync.piece, which held every superseded state in full, goes.
 -- snapshot(at_gen) rewinds the current tree through the commits after at_gen; node_history
--- walks one node's entries (Rust: nodesync._node_history).
+-- walks one node's entries (Rust: nodesync._node_history). And apply_patch / try_apply_patch are
+-- C functions now (below).
 -- Until this update runs, the new library keeps writing and reading pieces (src/legacy.rs).
 -- Each statement gives the object exactly the definition a fresh 0.4.0 install has
 -- (tests/tests/upgrade.rs compares pg_dump --schema-only of both).
@@ -64,3 +65,17 @@ CREATE OR REPLACE FUNCTION nodesync.node_history(doc text, key text)
 RETURNS TABLE(version bigint, gen bigint, client text, state jsonb)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT h.version, h.gen, h.client, h.state::jsonb FROM nodesync._node_history(doc, key) h $$;
+
+-- apply_patch and try_apply_patch are the C functions themselves: no SQL wrapper planned and
+-- run per call, and the patch read from the jsonb datum once (src/jsonb.rs). Replaced in
+-- place, so grants and comments stay; the helpers they wrapped go.
+CREATE OR REPLACE FUNCTION nodesync.apply_patch(doc text, patch jsonb, client text DEFAULT NULL, seq bigint DEFAULT NULL)
+RETURNS jsonb SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'apply_patch_wrapper';
+CREATE OR REPLACE FUNCTION nodesync.try_apply_patch(doc text, patch jsonb, client text DEFAULT NULL, seq bigint DEFAULT NULL)
+RETURNS jsonb SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'try_apply_patch_wrapper';
+ALTER FUNCTION nodesync.apply_patch(text, jsonb, text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync.try_apply_patch(text, jsonb, text, bigint) SET plan_cache_mode = force_generic_plan;
+DROP FUNCTION nodesync._apply_patch(text, text, text, bigint);
+DROP FUNCTION nodesync._try_apply_patch(text, text, text, bigint);

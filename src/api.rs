@@ -1,9 +1,11 @@
 //! The SQL API (docs/api/README.md): each function converts its arguments, runs the core inside one SPI
-//! connection, and maps errors once (`errors::raise`). The read functions `snapshot`,
-//! `diff_since`, `nodes`, `changes_since` and `node_history` are SQL wrappers
-//! (sql/functions.sql) over the `_`-prefixed helpers here.
+//! connection, and maps errors once (`errors::raise`). `apply_patch` and `try_apply_patch`
+//! are these C functions themselves; the read functions `snapshot`, `diff_since`, `nodes`,
+//! `changes_since` and `node_history` and `create_doc` are SQL wrappers (sql/functions.sql)
+//! over the `_`-prefixed helpers here.
 
 use pgrx::prelude::*;
+use pgrx::JsonB;
 use serde_json::Value;
 
 use nodesync_core::engine::{evaluate, Outcome};
@@ -13,14 +15,15 @@ use nodesync_core::{Error, Result};
 
 use crate::access::AsOwner;
 use crate::documents::{self, doc_arg};
+use crate::jsonb::JsonbText;
 use crate::errors::OrRaise;
 use crate::guc::limits;
 use crate::commit::{self, Origin};
 use crate::read;
 use crate::spi_store::SpiStore;
 
-/// jsonb arguments arrive as text (the SQL wrappers in sql/functions.sql cast them) and are
-/// parsed here with exact numbers (serde_json `arbitrary_precision`): props are stored exactly
+/// jsonb arguments arrive as text ([`JsonbText`], or cast by the SQL wrapper of create_doc) and
+/// are parsed here with exact numbers (serde_json `arbitrary_precision`): props are stored exactly
 /// as sent. Nesting deeper than serde_json's limit (128) is a clean 22023.
 fn json_arg(what: &str, text: &str) -> Result<Value> {
     let depth = nesting_depth(text);
@@ -139,27 +142,61 @@ fn apply_to(
     })
 }
 
-/// Helper for nodesync.apply_patch(): applies a patch atomically; raises 40001 with the
-/// conflicts as JSON DETAIL.
+/// `nodesync.apply_patch(doc, patch, client, seq)`: applies a patch atomically; raises 40001
+/// with the conflicts as JSON DETAIL. The C function itself (0.4.0), no SQL wrapper.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn _apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
-    match apply(doc, patch, client, seq) {
-        Ok(Ok(r)) => r.to_json().to_string(),
+fn apply_patch(
+    doc: Option<&str>,
+    patch: Option<JsonbText>,
+    client: default!(Option<&str>, "NULL"),
+    seq: default!(Option<i64>, "NULL"),
+) -> JsonB {
+    JsonB(apply_result(apply(doc, patch.as_ref().map(|p| p.0.as_str()), client, seq)))
+}
+
+/// `nodesync.try_apply_patch(doc, patch, client, seq)`: like apply_patch, but returns
+/// conflicts as `{"ok": false, ...}` instead of raising.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn try_apply_patch(
+    doc: Option<&str>,
+    patch: Option<JsonbText>,
+    client: default!(Option<&str>, "NULL"),
+    seq: default!(Option<i64>, "NULL"),
+) -> JsonB {
+    JsonB(try_result(apply(doc, patch.as_ref().map(|p| p.0.as_str()), client, seq)))
+}
+
+type Applied = Result<std::result::Result<PatchResult, Error>>;
+
+fn apply_result(r: Applied) -> Value {
+    match r {
+        Ok(Ok(r)) => r.to_json(),
         Ok(Err(e)) | Err(e) => crate::errors::raise(e),
     }
 }
 
-/// Helper for nodesync.try_apply_patch(): like apply_patch, but returns conflicts as
-/// `{"ok": false, ...}` instead of raising.
-#[pg_extern]
-#[search_path(pg_catalog, pg_temp)]
-fn _try_apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
-    match apply(doc, patch, client, seq) {
-        Ok(Ok(r)) => r.to_try_json().to_string(),
-        Ok(Err(Error::Conflict { gen, conflicts, .. })) => refusal_json(gen, &conflicts).to_string(),
+fn try_result(r: Applied) -> Value {
+    match r {
+        Ok(Ok(r)) => r.to_try_json(),
+        Ok(Err(Error::Conflict { gen, conflicts, .. })) => refusal_json(gen, &conflicts),
         Ok(Err(e)) | Err(e) => crate::errors::raise(e),
     }
+}
+
+/// The C symbols `_apply_patch_wrapper` and `_try_apply_patch_wrapper` that the install
+/// scripts of 0.1.0–0.3.0 bind `nodesync._apply_patch` / `_try_apply_patch` to (the patch as
+/// text, the result as text, behind SQL wrappers), for databases not yet updated. Not part of
+/// the 0.4.0 schema (`sql = false`).
+#[pg_extern(sql = false)]
+fn _apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
+    apply_result(apply(doc, patch, client, seq)).to_string()
+}
+
+#[pg_extern(sql = false)]
+fn _try_apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
+    try_result(apply(doc, patch, client, seq)).to_string()
 }
 
 /// Drops log and history at or below `upto_gen`; returns the new horizon.

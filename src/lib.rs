@@ -14,6 +14,7 @@
 //! - [`errors`]: `nodesync_core::Error` -> SQLSTATE + message + DETAIL, in one place
 //! - [`guc`]: the `nodesync.*` settings
 //! - [`sql`]: cached prepared statements
+//! - [`jsonb`]: `jsonb` arguments as text, for the write functions
 //! - [`wait`]: `wait_gen`, how readers on a hot standby follow a document (docs/replicas.md)
 //! - [`refusals`]: errors about the server, the transaction or the caller's rights (25006,
 //!   25001, 42501), raised directly
@@ -27,6 +28,7 @@ pub mod api;
 pub mod documents;
 pub mod errors;
 pub mod guc;
+pub mod jsonb;
 pub mod commit;
 pub mod legacy;
 pub mod read;
