@@ -54,16 +54,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT h.version, h.gen, h.client, h.state::jsonb FROM nodesync._node_history(doc, key) h $$;
 COMMENT ON FUNCTION nodesync.node_history(text, text) IS 'the versions of one node above the horizon, oldest first; a deletion has a null state';
 
--- The write path's statements are planned once per backend and kept. Their array parameters
--- (`key = ANY($2)`, `unnest(...)`) make the planner's generic estimate look costlier than a
--- custom plan for one key, so by default every call would plan them again although the plan
--- never changes (PK lookups and index range scans). Generic plans halve an edit's CPU
--- (docs/performance.md). Read functions keep the default: `gen > $2` needs the custom estimate.
+-- Every statement is planned once per backend and kept. Their shapes do not depend on
+-- estimates (primary-key lookups, index range scans on (doc_id, gen), one document's rows),
+-- but array parameters (`key = ANY($2)`, `unnest(...)`) make the planner's generic estimate
+-- look costlier than a custom plan, so by default every call would plan them again although
+-- the plan never changes. Generic plans halve an edit's CPU and more than halve a small
+-- diff_since's (docs/performance.md). Since 0.3.0 the reads need no custom estimate either:
+-- diff_since goes through the change log's primary key, not an index on tree.gen (0.4.0).
 ALTER FUNCTION nodesync.apply_patch(text, jsonb, text, bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync.try_apply_patch(text, jsonb, text, bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync._create_doc(text, text, text) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync.compact(text, bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION nodesync.drop_doc(text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync._snapshot_text(text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync._diff_text(text, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION nodesync._node_history(text, text) SET plan_cache_mode = force_generic_plan;
 
 -- Only create_doc inserts into nodesync.documents (0.2.0; see the INSERT grant in sql/schema.sql).
 CREATE TRIGGER documents_insert_guard BEFORE INSERT ON nodesync.documents
