@@ -23,11 +23,8 @@ use crate::sql::{col, exec, req, Stmt};
 
 // One commit is one statement: its data-modifying CTEs run on one snapshot (Postgres runs
 // every data-modifying CTE to completion, referenced or not). Empty arrays make a part a no-op.
-// `$log_cols`/`$log_vals`: the history column of the log row (none before 0.4.0, see
-// crate::legacy).
-macro_rules! commit_stmt {
-    ($log_cols:literal, $log_vals:literal) => {
-        Stmt { sql: concat!("WITH changed AS (
+const COMMIT: Stmt = Stmt {
+    sql: "WITH changed AS (
             UPDATE nodesync.tree t SET
               parent = CASE WHEN u.moved THEN u.parent ELSE t.parent END,
               pos = CASE WHEN u.moved THEN u.pos ELSE t.pos END,
@@ -51,17 +48,15 @@ macro_rules! commit_stmt {
               FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) AS u(key, parent, pos, kind, props)
             RETURNING key, coalesce(octet_length(props::text), 0) AS bytes),
           logged AS (
-            INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions", $log_cols, ", committed_at)
-            VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb", $log_vals, ", clock_timestamp())),
+            INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at, undo)
+            VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp(), $4::jsonb)),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
             RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
-          SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created"), args: COMMIT_ARGS }
-    };
-}
-const COMMIT: Stmt = commit_stmt!(", undo", ", $4::jsonb");
-const COMMIT_PIECES: Stmt = commit_stmt!("", "");
-const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
+          SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created",
+    args: COMMIT_ARGS,
+};
+pub const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
         INT8OID, INT8OID, INT8OID, TEXTOID, // doc_id, gen, live delta, undo entries (NULL: none)
         TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // changes
         TEXTARRAYOID, // deletes
@@ -107,11 +102,12 @@ pub fn commit(
     limits: &Limits,
 ) -> Result<()> {
     let pieces = crate::legacy::pieces();
-    if pieces {
-        let saved: Vec<String> = plan.changes.iter().map(|c| c.key.clone()).chain(plan.deletes.iter().cloned()).collect();
-        exec(client, &crate::legacy::SAVE_PIECES, &[doc_id.into(), saved.into()])?;
-    }
-    let undo = (!pieces && !plan.undo.is_empty()).then(|| Value::Object(plan.undo.clone()).to_string());
+    // $4: the undo entries, or (before 0.4.0) the keys whose states are saved as pieces
+    let undo = if pieces {
+        Some(Value::from_iter(plan.changes.iter().map(|c| Value::from(c.key.as_str())).chain(plan.deletes.iter().map(|k| Value::from(k.as_str())))).to_string())
+    } else {
+        (!plan.undo.is_empty()).then(|| Value::Object(plan.undo.clone()).to_string())
+    };
     let n = plan.changes.len();
     let (mut ckeys, mut moved, mut cparents, mut cposs, mut ckinds, mut deltas) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -148,7 +144,7 @@ pub fn commit(
     };
     let t = exec(
         client,
-        if pieces { &COMMIT_PIECES } else { &COMMIT },
+        if pieces { &crate::legacy::COMMIT } else { &COMMIT },
         &[
             doc_id.into(),
             gen.into(),

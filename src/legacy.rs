@@ -21,12 +21,45 @@ pub fn pieces() -> bool {
     }
 }
 
-/// Before a commit's writes: the previous state of every node it changes or deletes, as pieces.
-pub const SAVE_PIECES: Stmt = Stmt {
-    sql: "INSERT INTO nodesync.piece (doc_id, key, version, gen, parent, pos, kind, props)
-          SELECT doc_id, key, version, gen, parent, pos, kind, props FROM nodesync.tree
-           WHERE doc_id = $1 AND key = ANY($2::text[])",
-    args: &[INT8OID, TEXTARRAYOID],
+/// 0.3.0's commit statement (src/commit.rs has the current one, with the same parameters):
+/// the `saved` CTE copies the previous state of every node named in $4 (a JSON array of keys)
+/// into pieces, on the statement's snapshot, before `changed` and `deleted` write.
+pub const COMMIT: Stmt = Stmt {
+    sql: "WITH saved AS (
+            INSERT INTO nodesync.piece (doc_id, key, version, gen, parent, pos, kind, props)
+            SELECT doc_id, key, version, gen, parent, pos, kind, props FROM nodesync.tree
+             WHERE doc_id = $1 AND key IN (SELECT jsonb_array_elements_text($4::jsonb))),
+          changed AS (
+            UPDATE nodesync.tree t SET
+              parent = CASE WHEN u.moved THEN u.parent ELSE t.parent END,
+              pos = CASE WHEN u.moved THEN u.pos ELSE t.pos END,
+              kind = coalesce(u.kind, t.kind),
+              props = CASE WHEN u.delta IS NULL THEN t.props
+                           ELSE (t.props || u.delta::jsonb)
+                                - ARRAY(SELECT e.key FROM jsonb_each(u.delta::jsonb) e WHERE e.value = 'null'::jsonb) END,
+              version = t.version + 1,
+              gen = $2
+            FROM unnest($5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])
+                 AS u(key, moved, parent, pos, kind, delta)
+            WHERE t.doc_id = $1 AND t.key = u.key
+            RETURNING t.key, CASE WHEN u.delta IS NULL THEN 0 ELSE octet_length(t.props::text) END AS bytes),
+          deleted AS (
+            UPDATE nodesync.tree SET deleted = true, parent = NULL, pos = NULL, props = NULL,
+                   version = version + 1, gen = $2
+             WHERE doc_id = $1 AND key = ANY($11::text[])),
+          created AS (
+            INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen, deleted)
+            SELECT $1, u.key, u.parent, u.pos, u.kind, u.props::jsonb, 1, $2, u.props IS NULL
+              FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) AS u(key, parent, pos, kind, props)
+            RETURNING key, coalesce(octet_length(props::text), 0) AS bytes),
+          logged AS (
+            INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at)
+            VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp())),
+          bumped AS (
+            UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
+            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
+          SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created",
+    args: crate::commit::COMMIT_ARGS,
 };
 
 /// Compaction: a piece is needed while it is the node's state at the horizon; drop it once the

@@ -261,8 +261,8 @@ fn state_json(key: &str, s: &NodeState) -> Option<String> {
 
 /// `node_history(doc, key)`: the node's versions above the horizon, oldest first.
 pub fn node_history(client: &SpiClient<'_>, doc: &str, key: Option<&str>) -> Result<Vec<Version>> {
-    let key = key.ok_or_else(|| Error::InvalidArgument("node_history: key must not be NULL".into()))?;
     let d = documents::get(client, doc)?;
+    let key = key.ok_or_else(|| Error::InvalidArgument("node_history: key must not be NULL".into()))?;
     let mut out = Vec::new();
     let mut horizon = d.horizon;
     let mut state: Option<NodeState> = None;
