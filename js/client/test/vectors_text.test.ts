@@ -1,6 +1,6 @@
 // The shared text vectors (tests/vectors/README.md), written by the Rust tests:
 // - text_transform.json (client/tests/text_vectors.rs): the text transform;
-// - text_diff.json, section "diff" (client/tests/workspace_vectors.rs): ot::diff as splices.
+// - text_diff.json, section "diff" (client/tests/workspace_vectors/): ot::diff as splices.
 // The TypeScript implementation must compute exactly the stored cases.
 import { test } from "node:test";
 import assert from "node:assert/strict";

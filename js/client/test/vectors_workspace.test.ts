@@ -1,5 +1,5 @@
 // The shared workspace vectors (tests/vectors/README.md), written by the Rust tests
-// (client/tests/workspace_vectors.rs):
+// (client/tests/workspace_vectors/):
 // - workspace.json: scripted and random workspaces; every step is replayed on TypeScript
 //   Workspaces and its result (or error) and the whole state after it are checked;
 // - text_diff.json, section "merge": rebase::merge_text.
