@@ -168,8 +168,10 @@ impl Error {
         }
     }
 
-    /// The error itself, seen through [`Error::Named`] and [`Error::InDoc`].
-    pub fn inner(&self) -> &Error {
+    /// The error itself, seen through [`Error::Named`] and [`Error::InDoc`] (for the tests'
+    /// matches; not part of the API).
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Error {
         match self {
             Error::Named(e) | Error::InDoc { err: e, .. } => e.inner(),
             e => e,
