@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use nodesync_core::patch::{Place, ROOT};
+use nodesync_core::patch::{shorten_to, Place, ROOT};
 use serde_json::{Map, Value};
 
 /// One node. `version`, `gen` and `pos` are the server's and only meaningful in the shadow
@@ -70,36 +70,32 @@ pub struct DiffNode {
 }
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
-    v.get(name).ok_or_else(|| format!("missing \"{name}\" in {}", short(v)))
+    v.get(name).ok_or_else(|| format!("missing \"{name}\" in {}", excerpt(v)))
 }
 
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 120 {
-        format!("{}…", &s[..s.char_indices().take_while(|(i, _)| *i < 120).last().map_or(0, |(i, c)| i + c.len_utf8())])
-    } else {
-        s
-    }
+/// `v` as JSON, cut to 120 characters for a message.
+fn excerpt(v: &Value) -> String {
+    shorten_to(&v.to_string(), 120)
 }
 
 fn as_str(v: &Value, name: &str) -> Result<String, String> {
-    field(v, name)?.as_str().map(str::to_string).ok_or_else(|| format!("\"{name}\" is not a string in {}", short(v)))
+    field(v, name)?.as_str().map(str::to_string).ok_or_else(|| format!("\"{name}\" is not a string in {}", excerpt(v)))
 }
 
 fn as_opt_str(v: &Value, name: &str) -> Result<Option<String>, String> {
     match v.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("\"{name}\" is not a string in {}", short(v))),
+        Some(_) => Err(format!("\"{name}\" is not a string in {}", excerpt(v))),
     }
 }
 
 fn as_i64(v: &Value, name: &str) -> Result<i64, String> {
-    field(v, name)?.as_i64().ok_or_else(|| format!("\"{name}\" is not an integer in {}", short(v)))
+    field(v, name)?.as_i64().ok_or_else(|| format!("\"{name}\" is not an integer in {}", excerpt(v)))
 }
 
 fn as_obj(v: &Value, name: &str) -> Result<Map<String, Value>, String> {
-    field(v, name)?.as_object().cloned().ok_or_else(|| format!("\"{name}\" is not an object in {}", short(v)))
+    field(v, name)?.as_object().cloned().ok_or_else(|| format!("\"{name}\" is not an object in {}", excerpt(v)))
 }
 
 impl Diff {

@@ -216,13 +216,18 @@ pub fn nesting_depth(text: &str) -> usize {
     max
 }
 
-/// A short, safe rendering of a caller's string for messages.
+/// A short, safe rendering of a caller's string for messages: [`shorten_to`] 40 characters.
 pub fn shorten(s: &str) -> String {
-    const MAX: usize = 40;
-    if s.chars().count() <= MAX {
+    shorten_to(s, 40)
+}
+
+/// `s` cut to its first `max` characters (code points), with `…` where it was cut (for
+/// messages: the server's, the clients', the test tools').
+pub fn shorten_to(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
         s.to_string()
     } else {
-        let mut t: String = s.chars().take(MAX).collect();
+        let mut t: String = s.chars().take(max).collect();
         t.push('…');
         t
     }

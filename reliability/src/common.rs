@@ -9,8 +9,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use nodesync_core::reference::{random_patch, Applied, Doc, Model, Rng};
+pub use nodesync_core::patch::shorten_to;
 use nodesync_core::patch::{parse, Limits};
-pub use nodesync_testkit::{model_doc, short};
+pub use nodesync_testkit::model_doc;
 use nodesync_testkit::{flatten_snapshot, Server};
 use postgres::Client;
 use serde_json::{Map, Value};
@@ -326,7 +327,7 @@ pub fn verify_doc(c: &mut Client, doc: &str, snaps: Snaps) -> DocStats {
                                 want.get(&k)
                             );
                             if st.problems.len() < 30 {
-                                st.problems.push(short(&m, 600));
+                                st.problems.push(shorten_to(&m, 600));
                             }
                         }
                     }
@@ -440,7 +441,7 @@ pub fn verify_doc(c: &mut Client, doc: &str, snaps: Snaps) -> DocStats {
     for (k, (cur, vs)) in &per_key {
         let want: Vec<i64> = (1..=*cur).collect();
         if vs != &want {
-            bad(&mut st, format!("{doc}: key {k:?} is at version {cur} but node_history has versions {:?}", short(&format!("{vs:?}"), 120)));
+            bad(&mut st, format!("{doc}: key {k:?} is at version {cur} but node_history has versions {:?}", shorten_to(&format!("{vs:?}"), 120)));
         }
     }
     for (g, m) in &by_gen {
@@ -454,7 +455,7 @@ pub fn verify_doc(c: &mut Client, doc: &str, snaps: Snaps) -> DocStats {
             None => bad(&mut st, format!("{doc}: node_history has rows at gen {g} but the log has no change {g}")),
             Some(v) => {
                 if v != &Value::Object(m.clone()) {
-                    bad(&mut st, format!("{doc}: change {g} is incomplete: versions {} but history rows {}", short(&v.to_string(), 200), short(&Value::Object(m.clone()).to_string(), 200)));
+                    bad(&mut st, format!("{doc}: change {g} is incomplete: versions {} but history rows {}", shorten_to(&v.to_string(), 200), shorten_to(&Value::Object(m.clone()).to_string(), 200)));
                 }
             }
         }
@@ -480,7 +481,7 @@ pub fn log_crash_lines(path: &str, from: u64) -> Vec<String> {
                 || l.contains("exited with exit code")
                 || l.contains("server process") && l.contains("crash")
         })
-        .map(|l| short(l, 300))
+        .map(|l| shorten_to(l, 300))
         .collect()
 }
 

@@ -392,7 +392,7 @@ pub fn run(o: Opts, seed: u64) {
         if ledger.unexpected.is_empty() {
             format!("{} writers: only acks, conflicts (40001) and lost connections", o.writers)
         } else {
-            ledger.unexpected.iter().take(5).map(|s| short(s, 300)).collect::<Vec<_>>().join(" | ")
+            ledger.unexpected.iter().take(5).map(|s| shorten_to(s, 300)).collect::<Vec<_>>().join(" | ")
         },
     );
     check(

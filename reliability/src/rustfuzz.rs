@@ -16,7 +16,7 @@ use nodesync_core::memstore::MemStore;
 use nodesync_core::{Error, Reason};
 use serde_json::{Map, Value};
 
-use crate::common::{check, figure, short};
+use crate::common::{check, figure, shorten_to};
 use crate::hostile::hostile_patch;
 
 /// One fuzz input through the whole core. `Err(description)` on a disagreement.
@@ -146,7 +146,7 @@ pub fn run(n: u64, seed: u64, outdir: &str) {
             let repro = serde_json::json!({"history": hist, "input": input, "limits": format!("{limits:?}")});
             let _ = std::fs::write(&f, repro.to_string());
             if failures.len() < 20 {
-                failures.push(format!("input {i} ({f}): {}", short(&e, 300)));
+                failures.push(format!("input {i} ({f}): {}", shorten_to(&e, 300)));
             }
             // start over from a clean document: the two may have diverged
             model = Model::new("doc", Map::new());

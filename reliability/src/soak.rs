@@ -58,7 +58,7 @@ pub fn run(clients: usize, patches: usize, seed: u64, snap_samples: usize) {
                         }
                         other => {
                             let mut es = errors.lock().unwrap();
-                            es.push(format!("{me} seq {seq}: {other} for {}", short(&patch.to_string(), 300)));
+                            es.push(format!("{me} seq {seq}: {other} for {}", shorten_to(&patch.to_string(), 300)));
                             last_err += 1;
                             if last_err > 20 {
                                 return;

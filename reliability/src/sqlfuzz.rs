@@ -184,13 +184,13 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
                 if code.starts_with("XX") {
                     let f = format!("{outdir}/internal-{i}.txt");
                     let _ = std::fs::write(&f, format!("{}\n{}", call.what, call.input));
-                    st.internal_errors.push(format!("{} -> {} (input in {f})", call.what, short(code, 200)));
+                    st.internal_errors.push(format!("{} -> {} (input in {f})", call.what, shorten_to(code, 200)));
                 }
                 if before != after {
                     let f = format!("{outdir}/state-{i}.txt");
                     let _ = std::fs::write(&f, format!("{}\n{}", call.what, call.input));
                     st.state_violations
-                        .push(format!("refused {} ({}) changed the state: {before:?} -> {after:?}; input in {f}", call.what, short(code, 120)));
+                        .push(format!("refused {} ({}) changed the state: {before:?} -> {after:?}; input in {f}", call.what, shorten_to(code, 120)));
                 }
             }
             Ok(v) => {
@@ -212,7 +212,7 @@ pub fn run(n: u64, seed: u64, rotate_every: u64, logfile: &str, outdir: &str) {
                     st.state_violations.push(format!(
                         "{} returned {} without committing but changed the state: {before:?} -> {after:?}; input in {f}",
                         call.what,
-                        short(&v.to_string(), 120)
+                        shorten_to(&v.to_string(), 120)
                     ));
                 }
             }

@@ -8,7 +8,7 @@
 //! - [`Server::fresh_database`]: a new database with `CREATE EXTENSION pg_nodesync` (each
 //!   caller names its own), [`drop_leftover_databases`] of test processes that are gone.
 //! - [`snapshot_rows`], [`model_doc`], [`flatten_snapshot`]: a nested snapshot as flat rows.
-//! - [`short`], [`unique_doc`], [`pg_bin`].
+//! - [`unique_doc`], [`pg_bin`]. (Messages are cut with `nodesync_core::patch::shorten_to`.)
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -20,17 +20,6 @@ pub use server::{
     connect, create_extension, drop_database, drop_leftover_databases, env_var, fresh_replicated_database, recreate_database, server,
     wait_for_extension, Server,
 };
-
-/// `s` cut to its first `max` characters, with `…` where it was cut (for messages).
-pub fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max).collect();
-        t.push('…');
-        t
-    }
-}
 
 /// A document id no other test of this process (or earlier run) uses: `<name>-<pid>-<n>`.
 pub fn unique_doc(name: &str) -> String {
@@ -51,16 +40,6 @@ pub fn pg_bin(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_cuts_by_characters() {
-        assert_eq!(short("abc", 3), "abc");
-        assert_eq!(short("abcd", 3), "abc…");
-        assert_eq!(short("ééé", 2), "éé…");
-        // core's shorten is short(_, 40)
-        let long = "x".repeat(50);
-        assert_eq!(short(&long, 40), nodesync_core::patch::shorten(&long));
-    }
 
     #[test]
     fn unique_docs_differ() {

@@ -200,3 +200,13 @@ fn messages_name_the_op_index() {
     assert!(e.to_string().contains("op 1"), "{e}");
     assert_eq!(e.sqlstate().code(), "22023");
 }
+
+#[test]
+fn shorten_cuts_by_characters() {
+    assert_eq!(shorten_to("abc", 3), "abc");
+    assert_eq!(shorten_to("abcd", 3), "abc…");
+    assert_eq!(shorten_to("ééé", 2), "éé…");
+    let long = "x".repeat(50);
+    assert_eq!(shorten(&long), format!("{}…", "x".repeat(40)));
+    assert_eq!(shorten(&long[..40]), long[..40]);
+}
