@@ -33,7 +33,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "build: extension and editors ($BUILD)"
 bash scripts/install.sh "${PKG_PROFILE[@]}"
-cargo build "${CARGO_PROFILE[@]}" -q -p pg_nodesync_client --features sim --bin nodesync-demo
+cargo build "${CARGO_PROFILE[@]}" -q -p pg_nodesync_client --features demo --bin nodesync-demo
 
 cleanup() {
   [ -n "${LISTENER:-}" ] && kill "$LISTENER" 2>/dev/null || true

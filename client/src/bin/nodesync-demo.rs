@@ -15,11 +15,11 @@
 //! Connection from PGHOST/PGPORT/PGUSER/PGDATABASE (see scripts/demo.sh).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use nodesync_core::reference::Rng;
 use pg_nodesync_client::sim::{blocks_text, check_words, count, random_edit, seed_patch, shared_patch, Stroke, Typist, SHARED};
 use pg_nodesync_client::{connect_env, ensure_doc, fetch_snapshot, Config, Error, Policy, Replica};
@@ -213,12 +213,13 @@ fn main() {
         })
         .collect();
 
-    // live progress line
-    let tty = std::io::stderr().is_terminal();
+    // live progress line, cut to the terminal's width; where stderr is no terminal (CI logs)
+    // the bar is hidden and a line is printed every 5 s instead
+    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{wide_msg}").expect("a template"));
+    let every = if bar.is_hidden() { Duration::from_secs(5) } else { Duration::from_millis(500) };
     let mut last_print = Instant::now() - Duration::from_secs(10);
     while Instant::now() < deadline + Duration::from_millis(100) && !handles.iter().all(|h| h.is_finished()) {
         std::thread::sleep(Duration::from_millis(250));
-        let every = if tty { Duration::from_millis(500) } else { Duration::from_secs(5) };
         if last_print.elapsed() < every {
             continue;
         }
@@ -239,13 +240,14 @@ fn main() {
             shared.nodes.load(Relaxed),
             shared.keystrokes.load(Relaxed),
         );
-        if tty {
-            eprint!("\r{line}\x1b[K");
-        } else {
+        if bar.is_hidden() {
             eprintln!("{line}");
+        } else {
+            bar.set_message(line);
         }
-        let _ = std::io::stderr().flush();
     }
+    // the last line stays on the terminal
+    bar.abandon();
     let mut results = vec![];
     for h in handles {
         match h.join() {
@@ -255,9 +257,6 @@ fn main() {
         }
     }
     let elapsed = started.elapsed().as_secs_f64().min(o.seconds.max(0.001));
-    if tty {
-        eprintln!();
-    }
 
     // quiescence: everyone pushes what is left, then everyone pulls
     let tq = Instant::now();
