@@ -7,21 +7,21 @@
 export const VERSION = "0.2.0";
 
 // the replica
-export { Replica, MemoryJournal } from "./replica.js";
+export { Replica } from "./replica.js";
 export type {
   CallOptions,
   ChangeKind,
   Changes,
   ConflictEvent,
-  Journal,
-  JournalEntry,
   PlaceArg,
   Pushed,
   Recovery,
   ReplicaEvents,
   ReplicaOptions,
   ReplicaStats,
-} from "./replica.js";
+} from "./replica/types.js";
+export { MemoryJournal } from "./journal.js";
+export type { Journal, JournalEntry } from "./journal.js";
 
 // errors
 export {

@@ -17,141 +17,23 @@
 //   answer; a patch whose answer was lost (TransportError) is resent with its seq before
 //   anything else, on the next push/pull or, from a durable journal, by the next open.
 
-import { ClosedError, ConflictError, ContentionError, DbError, EditError, NodesyncError, ProtocolError, TransportError } from "./errors.js";
-import type { ConflictEntry } from "./errors.js";
-import type { Applied, Change, Notification, PatchJson, Transport } from "./transport/types.js";
+import { ClosedError, ConflictError, ContentionError, DbError, EditError, NodesyncError, ProtocolError } from "./errors.js";
+import { type Journal, MemoryJournal } from "./journal.js";
+import type { Applied, Notification, PatchJson, Transport } from "./transport/types.js";
 import { Workspace } from "./workspace.js";
 import type { Cursor } from "./workspace.js";
-import { Diff, Tree } from "./tree.js";
-import type { Node } from "./tree.js";
-import { LOG_LIMITS, Place as PlaceCtor, parsePatch, patchToJson } from "./patch.js";
-import type { Patch, Place } from "./patch.js";
+import type { Node, Tree } from "./tree.js";
+import { Place as PlaceCtor, patchToJson } from "./patch.js";
+import type { Place } from "./patch.js";
 import type { Dropped, Policy } from "./rebase.js";
 import { isWarning } from "./rebase.js";
-import { cmpKeys } from "./order.js";
-
-// ---------------------------------------------------------------------------------- types
-
-/** Where a node goes among its siblings: first, last, or right after a sibling. */
-export type PlaceArg = "first" | "last" | { after: string };
-
-/** One entry of the durable retry journal (client/src/journal.rs). */
-export interface JournalEntry {
-  doc: string;
-  client: string;
-  /** The seq of the patch in flight, or the last seq used when nothing is in flight. */
-  seq: number;
-  /** The patch in flight; null: nothing in flight. */
-  patch: PatchJson | null;
-}
-
-/**
- * Where a replica keeps the patch it is sending until the server has answered. `save` must
- * be durable when it resolves (a Node app writes a file and fsyncs it; a browser would put
- * the entry in IndexedDB or localStorage under a key per document and client). The default,
- * `MemoryJournal`, survives lost answers within one process, not a restart.
- */
-export interface Journal {
-  load(): Promise<JournalEntry | null>;
-  save(entry: JournalEntry): Promise<void>;
-}
-
-/** The in-memory journal (the default). */
-export class MemoryJournal implements Journal {
-  entry: JournalEntry | null = null;
-  /** Every save, oldest first (for tests and debugging). */
-  readonly saves: JournalEntry[] = [];
-  async load(): Promise<JournalEntry | null> {
-    return this.entry ? structuredClone(this.entry) : null;
-  }
-  async save(entry: JournalEntry): Promise<void> {
-    this.entry = structuredClone(entry);
-    this.saves.push(structuredClone(entry));
-  }
-}
-
-export interface ReplicaOptions {
-  doc: string;
-  /** This replica's client id (the `client` of apply_patch); unique per running replica. */
-  client: string;
-  /** Non-string values changed on both sides: "server_wins" (default) or "local_wins". Strings always merge as text. */
-  policy?: Policy;
-  /** Sends per push before ContentionError (default 16). */
-  maxAttempts?: number;
-  /** First backoff after a conflict (ms, default 1); doubles with jitter up to `maxBackoffMs` (default 50). */
-  backoffMs?: number;
-  maxBackoffMs?: number;
-  /** Prefix of the keys this replica creates (default `<client>.<nonce>.`); must be unique per replica session. */
-  keyPrefix?: string;
-  /** Subscribe to the document's notifications and pull on every newer gen (default false). */
-  live?: boolean;
-  /** Aborting it closes the replica. */
-  signal?: AbortSignal;
-  /** The retry journal (default: a MemoryJournal). */
-  journal?: Journal;
-  /** Seed of the backoff jitter. */
-  seed?: number;
-}
-
-/** What a push did. */
-export type Pushed = { committed: false } | { committed: true; gen: number; seq: number; attempts: number; ops: number };
-
-/** The outcome of resending a journaled patch (by open, or by the next push/pull after a lost answer). */
-export type Recovery =
-  | { committed: true; seq: number; gen: number; duplicate: boolean }
-  | { committed: false; seq: number; conflicts: ConflictEntry[]; error?: NodesyncError };
-
-export type ChangeKind = "created" | "updated" | "moved" | "deleted";
-
-/** What changed in the local tree (after a pull or a commit). */
-export interface Changes {
-  from: number;
-  to: number;
-  changed: { key: string; kind: ChangeKind }[];
-  /** Local edits a rebase dropped (and warnings). */
-  dropped: Dropped[];
-}
-
-/** A push was refused (40001) and the local edits rebased for the next attempt. */
-export interface ConflictEvent {
-  attempt: number;
-  /** The server's gen the refusal named. */
-  gen: number | undefined;
-  conflicts: ConflictEntry[];
-  /** What the rebase dropped (and warnings). */
-  dropped: Dropped[];
-}
-
-export interface ReplicaEvents {
-  change: (c: Changes) => void;
-  conflict: (c: ConflictEvent) => void;
-  dropped: (d: Dropped[]) => void;
-  commit: (p: Extract<Pushed, { committed: true }>) => void;
-  /** A background (live) pull failed; the next notification or call tries again. */
-  error: (e: NodesyncError) => void;
-}
-
-export interface ReplicaStats {
-  /** Committed pushes. */
-  commits: number;
-  /** 40001 answers. */
-  conflicts: number;
-  /** Rebases of local edits after a conflict. */
-  rebases: number;
-  /** Pulls that brought something new. */
-  pulls: number;
-  /** Dropped local edits (warnings not counted). */
-  dropped: number;
-  /** changes_since reads. */
-  logFetches: number;
-  /** Per committed push: ms from the start of the push to the commit, retries included. */
-  pushLatenciesMs: number[];
-}
-
-export interface CallOptions {
-  /** Stops waiting (rejects with ClosedError); a patch already sent may still commit, and the replica stays consistent. */
-  signal?: AbortSignal;
-}
+import { abortError, raced } from "./replica/abort.js";
+import { Backoff } from "./replica/backoff.js";
+import { changesOf } from "./replica/changes.js";
+import { Listeners } from "./replica/events.js";
+import { type Pending, type Replay, forkOf, renamePlace, replayOnto } from "./replica/inflight.js";
+import { fetchLog, fetchRemote, recover, resend, treeOf } from "./replica/server.js";
+import type { CallOptions, Changes, PlaceArg, Pushed, Recovery, ReplicaEvents, ReplicaOptions, ReplicaStats } from "./replica/types.js";
 
 // ---------------------------------------------------------------------------------- helpers
 
@@ -163,103 +45,16 @@ function base36(n: number): string {
   return Math.floor(n).toString(36);
 }
 
-/** splitmix32: the backoff jitter. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
-  };
-}
-
 function toPlace(p: PlaceArg): Place {
   if (p === "first" || p === "last") return p;
   if (typeof p === "object" && p !== null && typeof p.after === "string") return PlaceCtor.after(p.after);
   throw new EditError("BadAnchor", `not a place: ${JSON.stringify(p)} (want "first", "last" or {after: key})`);
 }
 
-function abortError(signal: AbortSignal): ClosedError {
-  const e = new ClosedError("aborted");
-  (e as { cause?: unknown }).cause = signal.reason;
-  return e;
-}
-
-/** `p`, or a ClosedError as soon as one of `signals` aborts (the work behind `p` goes on). */
-function raced<T>(p: Promise<T>, signals: (AbortSignal | undefined)[]): Promise<T> {
-  const live = signals.filter((s): s is AbortSignal => s !== undefined);
-  const gone = live.find((s) => s.aborted);
-  if (gone) {
-    p.catch(() => {});
-    return Promise.reject(abortError(gone));
-  }
-  if (live.length === 0) return p;
-  return new Promise<T>((resolve, reject) => {
-    const offs: (() => void)[] = [];
-    const done = () => offs.forEach((f) => f());
-    for (const s of live) {
-      const on = () => {
-        done();
-        reject(abortError(s));
-      };
-      s.addEventListener("abort", on, { once: true });
-      offs.push(() => s.removeEventListener("abort", on));
-    }
-    p.then(
-      (v) => {
-        done();
-        resolve(v);
-      },
-      (e) => {
-        done();
-        reject(e);
-      },
-    );
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortError(signal));
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", on);
-      resolve();
-    }, ms);
-    const on = () => {
-      clearTimeout(t);
-      reject(abortError(signal));
-    };
-    signal.addEventListener("abort", on, { once: true });
-  });
-}
-
 function asError(e: unknown): NodesyncError {
   if (e instanceof NodesyncError) return e;
   return new ProtocolError(`unexpected: ${e instanceof Error ? e.message : String(e)}`);
 }
-
-/** A local edit made while a patch was in flight, to be replayed onto the workspace that made the patch if it is refused. */
-type Replay = (ws: Workspace, rename: (k: string) => string, renames: Map<string, string>) => void;
-
-interface Pending {
-  /** The workspace that made the patch, as it was when the patch was made. */
-  base: Workspace;
-  patch: PatchJson;
-  seq: number;
-  ops: number;
-  /** The edits made since, in order. */
-  replay: Replay[];
-  /**
-   * Set once the server said it committed (at this gen) but the new state could not be read
-   * yet; unset (with `pending` still there after a send) the answer was lost and the outcome
-   * is unknown until the patch is resent with its seq.
-   */
-  committedGen?: number;
-}
-
-type Listeners = { [K in keyof ReplicaEvents]: Set<ReplicaEvents[K]> };
 
 // ---------------------------------------------------------------------------------- Replica
 
@@ -277,10 +72,8 @@ export class Replica {
   private readonly keyPrefix: string;
   private keyCounter = 0;
   private readonly maxAttempts: number;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly random: () => number;
-  private readonly listeners: Listeners = { change: new Set(), conflict: new Set(), dropped: new Set(), commit: new Set(), error: new Set() };
+  private readonly backoff: Backoff;
+  private readonly listeners = new Listeners();
   private droppedSinceTake: Dropped[] = [];
   private recoveryValue: Recovery | undefined;
 
@@ -301,9 +94,7 @@ export class Replica {
     this.client = opts.client;
     this.policy = opts.policy ?? "server_wins";
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 16);
-    this.backoffMs = opts.backoffMs ?? 1;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 50;
-    this.random = rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.backoff = new Backoff(opts);
     this.ws = ws;
     this.journal = journal;
     this.nextSeq = nextSeq;
@@ -320,19 +111,7 @@ export class Replica {
     const signal = opts.signal;
     if (signal?.aborted) throw abortError(signal);
     const journal = opts.journal ?? new MemoryJournal();
-    let nextSeq = nowMicros();
-    let recovery: Recovery | undefined;
-    const entry = await raced(journal.load(), [signal]);
-    if (entry) {
-      if (entry.doc !== opts.doc || entry.client !== opts.client) {
-        throw new NodesyncError(`the journal belongs to client ${JSON.stringify(entry.client)} on document ${JSON.stringify(entry.doc)}, not ${JSON.stringify(opts.client)} on ${JSON.stringify(opts.doc)}`);
-      }
-      nextSeq = Math.max(nextSeq, entry.seq + 1);
-      if (entry.patch) {
-        recovery = await raced(Replica.resend(transport, opts.doc, opts.client, entry.patch, entry.seq), [signal]);
-        await journal.save({ ...entry, patch: null });
-      }
-    }
+    const { nextSeq, recovery } = await recover(transport, opts, journal, nowMicros());
     // subscribe before the snapshot, so no commit falls between the two
     let notified = 0;
     let early: ((n: Notification) => void) | undefined = (n) => {
@@ -342,7 +121,7 @@ export class Replica {
     const route = (n: Notification) => (r ? r.onNotification(n) : early?.(n));
     const unsubscribe = opts.live ? await raced(transport.subscribe(opts.doc, route), [signal]) : undefined;
     try {
-      const shadow = Replica.treeOf(await raced(transport.snapshot(opts.doc), [signal]));
+      const shadow = treeOf(await raced(transport.snapshot(opts.doc), [signal]));
       const keyPrefix = opts.keyPrefix ?? `${opts.client}.${base36(nowMicros())}.`;
       r = new Replica(transport, opts, new Workspace(shadow, keyPrefix), journal, nextSeq, keyPrefix);
     } catch (e) {
@@ -356,26 +135,6 @@ export class Replica {
     if (signal) signal.addEventListener("abort", r.onOpenAbort, { once: true });
     if (notified > r.gen) r.schedulePull();
     return r;
-  }
-
-  private static treeOf(snapshot: unknown): Tree {
-    try {
-      return Tree.fromSnapshot(snapshot);
-    } catch (e) {
-      throw new ProtocolError(`snapshot: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  private static async resend(transport: Transport, doc: string, client: string, patch: PatchJson, seq: number): Promise<Recovery> {
-    try {
-      const a = await transport.applyPatch(doc, patch, client, seq);
-      return { committed: true, seq, gen: a.gen, duplicate: a.duplicate };
-    } catch (e) {
-      if (e instanceof ConflictError) return { committed: false, seq, conflicts: e.conflicts };
-      // the server answered with an error: nothing was applied
-      if (e instanceof DbError) return { committed: false, seq, conflicts: [], error: e };
-      throw e;
-    }
   }
 
   // ------------------------------------------------------------------ reads (never the server)
@@ -446,23 +205,13 @@ export class Replica {
   // ------------------------------------------------------------------ events
 
   on<K extends keyof ReplicaEvents>(event: K, fn: ReplicaEvents[K]): this {
-    (this.listeners[event] as Set<ReplicaEvents[K]>).add(fn);
+    this.listeners.add(event, fn);
     return this;
   }
 
   off<K extends keyof ReplicaEvents>(event: K, fn: ReplicaEvents[K]): this {
-    (this.listeners[event] as Set<ReplicaEvents[K]>).delete(fn);
+    this.listeners.remove(event, fn);
     return this;
-  }
-
-  private emit<K extends keyof ReplicaEvents>(event: K, arg: Parameters<ReplicaEvents[K]>[0]): void {
-    for (const fn of [...(this.listeners[event] as Set<(a: typeof arg) => void>)]) {
-      try {
-        fn(arg);
-      } catch {
-        // a listener's exception must not break the replica
-      }
-    }
   }
 
   // ------------------------------------------------------------------ local edits
@@ -632,11 +381,6 @@ export class Replica {
     await this.journal.save({ doc: this.doc, client: this.client, seq, patch });
   }
 
-  private backoff(attempt: number): Promise<void> {
-    const exp = Math.max(0.001, Math.min(this.maxBackoffMs, this.backoffMs * 2 ** Math.min(20, attempt - 1)));
-    return sleep(exp / 2 + (this.random() * exp) / 2, this.lifetime.signal);
-  }
-
   private async doPush(): Promise<Pushed> {
     const started = performance.now();
     if (this.pending) await this.settle();
@@ -674,10 +418,10 @@ export class Replica {
             await this.pullNow(e.gen).catch(() => {});
             throw new ContentionError(attempts, { gen: e.gen, conflicts: e.conflicts });
           }
-          await this.backoff(attempts);
+          await this.backoff.wait(attempts, this.lifetime.signal);
           this.stats.rebases++;
           const changes = await this.pullNow(e.gen);
-          this.emit("conflict", { attempt: attempts, gen: e.gen, conflicts: e.conflicts, dropped: changes.dropped });
+          this.listeners.emit("conflict", { attempt: attempts, gen: e.gen, conflicts: e.conflicts, dropped: changes.dropped });
           continue;
         }
         if (e instanceof DbError) {
@@ -708,9 +452,9 @@ export class Replica {
         // committed all the same; the new server state could not be read: the local tree
         // stays as it is and the next push or pull (or notification) finishes the commit
         if (this.pending?.committedGen === undefined) throw e;
-        this.emit("error", asError(e));
+        this.listeners.emit("error", asError(e));
       }
-      this.emit("commit", result);
+      this.listeners.emit("commit", result);
       return result;
     }
   }
@@ -718,10 +462,8 @@ export class Replica {
   /** Before a send: the workspace that made the patch stays as it is; the app edits a new one on its local tree. */
   private fork(patch: PatchJson, seq: number, ops: number): void {
     const base = this.ws;
-    const live = new Workspace(base.tree().clone(), this.keyPrefix);
-    for (const [name, c] of base.cursors()) live.setCursor(name, c.key, c.prop, c.at);
     this.pending = { base, patch, seq, ops, replay: [] };
-    this.ws = live;
+    this.ws = forkOf(base, this.keyPrefix);
   }
 
   /** The patch was not applied: the edits made since it was made are replayed onto the workspace that made it, which becomes the live one. */
@@ -730,23 +472,14 @@ export class Replica {
     if (!p) return;
     this.pending = null;
     const ws = p.base;
-    const renames = new Map<string, string>();
-    const rn = (k: string) => renames.get(k) ?? k;
-    const failed: NodesyncError[] = [];
-    for (const r of p.replay) {
-      try {
-        r(ws, rn, renames);
-      } catch (e) {
-        failed.push(asError(e));
-      }
-    }
+    const { renames, failed } = replayOnto(p);
     const before = this.ws.tree();
     this.ws = ws;
-    for (const e of failed) this.emit("error", new NodesyncError(`an edit made while a patch was in flight could not be replayed after the patch was refused: ${e.message}`));
+    for (const e of failed) this.listeners.emit("error", new NodesyncError(`an edit made while a patch was in flight could not be replayed after the patch was refused: ${asError(e).message}`));
     if (renames.size > 0 || failed.length > 0) {
       // the local tree the app sees differs from the one it edited (a joined block kept under
       // the other key, an edit lost): tell it
-      this.report(this.changesOf(before, undefined, [], ws.shadow().gen));
+      this.report(changesOf(this.ws, before, undefined, [], ws.shadow().gen));
     }
   }
 
@@ -771,12 +504,12 @@ export class Replica {
     if (!p || p.committedGen === undefined) throw new ProtocolError("no commit to finish");
     const gen = p.committedGen;
     const old = p.base.shadow();
-    const [remote, diff] = await this.fetchRemote(old, gen);
-    const log = this.wantsLog() ? await this.fetchLog(old.gen, remote.gen) : null;
+    const [remote, diff] = await fetchRemote(this.transport, this.doc, old, gen, this.lifetime.signal);
+    const log = this.wantsLog() ? await fetchLog(this.transport, this.doc, old.gen, remote.gen, this.stats) : null;
     this.pending = null;
     const touched = this.ws.touchedKeys();
     const [before, dropped] = this.ws.rebaseWith(remote, log ? log.filter(([g]) => g !== gen) : null, this.policy);
-    const changes = this.changesOf(before, diff, dropped, old.gen, touched);
+    const changes = changesOf(this.ws, before, diff, dropped, old.gen, touched);
     this.report(changes);
     return changes;
   }
@@ -793,7 +526,7 @@ export class Replica {
       await this.finishCommit();
       return;
     }
-    const rec = await Replica.resend(this.transport, this.doc, this.client, p.patch, p.seq);
+    const rec = await resend(this.transport, this.doc, this.client, p.patch, p.seq);
     if (rec.committed && !Number.isSafeInteger(rec.gen)) throw new ProtocolError(`apply_patch answered gen ${JSON.stringify(rec.gen)}`);
     this.recoveryValue = rec;
     if (rec.committed) {
@@ -831,64 +564,17 @@ export class Replica {
     return this.pull(opts);
   }
 
-  private async fetchRemote(shadow: Tree, atLeast = 0): Promise<[Tree, Diff | undefined]> {
-    for (let i = 0; ; i++) {
-      const d = await this.transport.diffSince(this.doc, shadow.gen);
-      let diff: Diff;
-      try {
-        diff = Diff.fromJson(d);
-      } catch (e) {
-        throw new ProtocolError(`diff_since: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      if (diff.to < atLeast && i < 50) {
-        // a read that lags behind what this replica knows was committed (read-your-writes)
-        await sleep(Math.min(50, 2 ** i), this.lifetime.signal);
-        continue;
-      }
-      const remote = shadow.clone();
-      try {
-        remote.applyDiff(diff);
-        return [remote, diff];
-      } catch {
-        return [Replica.treeOf(await this.transport.snapshot(this.doc)), undefined];
-      }
-    }
-  }
-
-  /** The committed patches after `since` up to `upto`, or null if the log is gone or not understood (the rebase then diffs). */
-  private async fetchLog(since: number, upto: number): Promise<[number, Patch][] | null> {
-    if (upto <= since) return [];
-    let rows: Change[];
-    try {
-      rows = await this.transport.changesSince(this.doc, since, upto);
-    } catch (e) {
-      if (e instanceof NodesyncError && e.code === "55000") return null;
-      throw e;
-    }
-    const out: [number, Patch][] = [];
-    for (const row of rows) {
-      try {
-        out.push([row.gen, parsePatch(row.patch, LOG_LIMITS)]);
-      } catch {
-        return null;
-      }
-    }
-    if (out.length !== upto - since) return null;
-    this.stats.logFetches++;
-    return out;
-  }
-
   private async pullNow(atLeast = 0): Promise<Changes> {
     const shadow = this.ws.shadow();
-    const [remote, diff] = await this.fetchRemote(shadow, atLeast);
+    const [remote, diff] = await fetchRemote(this.transport, this.doc, shadow, atLeast, this.lifetime.signal);
     if (remote.gen === shadow.gen && diff !== undefined && diff.isEmpty()) {
       return { from: remote.gen, to: remote.gen, changed: [], dropped: [] };
     }
     this.stats.pulls++;
-    const log = this.wantsLog() ? await this.fetchLog(shadow.gen, remote.gen) : null;
+    const log = this.wantsLog() ? await fetchLog(this.transport, this.doc, shadow.gen, remote.gen, this.stats) : null;
     const touched = this.ws.touchedKeys();
     const [before, dropped] = this.ws.rebaseWith(remote, log, this.policy);
-    const changes = this.changesOf(before, diff, dropped, shadow.gen, touched);
+    const changes = changesOf(this.ws, before, diff, dropped, shadow.gen, touched);
     this.report(changes);
     return changes;
   }
@@ -898,41 +584,9 @@ export class Replica {
     this.stats.dropped += real.length;
     if (changes.dropped.length > 0) {
       this.droppedSinceTake.push(...changes.dropped);
-      this.emit("dropped", changes.dropped);
+      this.listeners.emit("dropped", changes.dropped);
     }
-    if (changes.changed.length > 0 || changes.dropped.length > 0) this.emit("change", changes);
-  }
-
-  /**
-   * What changed in the local tree from `before`: the nodes the server's diff names, those a
-   * rebase reported, and those the local edits touched (`touched`, taken before the rebase: a
-   * rebase can change them, e.g. text the server typed into a block this replica joined away
-   * lands in the block it was joined into).
-   */
-  private changesOf(before: Tree, diff: Diff | undefined, dropped: Dropped[], from: number, touched: string[] = []): Changes {
-    const after = this.ws.tree();
-    const keys = new Set<string>();
-    if (diff && !diff.reset) {
-      for (const n of diff.nodes) keys.add(n.key);
-      for (const k of diff.deleted) keys.add(k);
-      for (const d of dropped) keys.add(d.key);
-      for (const k of touched) keys.add(k);
-    } else {
-      for (const k of before.nodes.keyArray()) keys.add(k);
-      for (const k of after.nodes.keyArray()) keys.add(k);
-    }
-    const changed: { key: string; kind: ChangeKind }[] = [];
-    for (const k of [...keys].sort(cmpKeys)) {
-      const a = before.get(k);
-      const b = after.get(k);
-      if (!a && b) changed.push({ key: k, kind: "created" });
-      else if (a && !b) changed.push({ key: k, kind: "deleted" });
-      else if (a && b) {
-        if (a.parent !== b.parent || before.indexOf(k) !== after.indexOf(k)) changed.push({ key: k, kind: "moved" });
-        if (!a.sameContent(b)) changed.push({ key: k, kind: "updated" });
-      }
-    }
-    return { from, to: this.ws.shadow().gen, changed, dropped };
+    if (changes.changed.length > 0 || changes.dropped.length > 0) this.listeners.emit("change", changes);
   }
 
   // ------------------------------------------------------------------ live
@@ -954,7 +608,7 @@ export class Replica {
     });
     this.queuedPull = p;
     p.catch((e) => {
-      if (!this.closed) this.emit("error", asError(e));
+      if (!this.closed) this.listeners.emit("error", asError(e));
     });
   }
 
@@ -979,9 +633,3 @@ export class Replica {
     await this.chain;
   }
 }
-
-function renamePlace(p: Place, rn: (k: string) => string): Place {
-  return typeof p === "object" ? PlaceCtor.after(rn(p.after)) : p;
-}
-
-export { TransportError };

@@ -6,8 +6,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { PgTransport } from "../src/transport/pg.js";
-import { MemoryJournal, Replica } from "../src/replica.js";
-import type { Changes, ConflictEvent, ReplicaOptions } from "../src/replica.js";
+import { MemoryJournal } from "../src/journal.js";
+import { Replica } from "../src/replica.js";
+import type { Changes, ConflictEvent, ReplicaOptions } from "../src/replica/types.js";
 import { ClosedError, ContentionError, DbError, EditError, ProtocolError, TransportError } from "../src/errors.js";
 import { Tree } from "../src/tree.js";
 import { freshDb, startCluster, stopCluster } from "./helpers/cluster.js";
