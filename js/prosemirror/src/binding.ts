@@ -22,12 +22,14 @@
 import { EditorState, Plugin, PluginKey, TextSelection, type Transaction } from "prosemirror-state";
 import type { Node as PMNode, Schema } from "prosemirror-model";
 import { MemoryJournal, Replica, isWarning } from "@pg-nodesync/client";
-import type { Changes, Dropped, Journal, JournalEntry, ReplicaOptions, Transport } from "@pg-nodesync/client";
+import type { Changes, Dropped, ReplicaOptions, Transport } from "@pg-nodesync/client";
 import { schema as defaultSchema, KINDS } from "./schema.js";
 import { ROOT, cpLen, cpToPos, docFromTree, findBlock, modelOfDoc, posToCp } from "./mapping.js";
 import { applyChange, clip, joinMarks, mapThroughSplice, marksEqual, marksToJson, parseMarks, splitMarks, type MarkChange, type MarkRange } from "./marks.js";
 import { syncDoc, type SyncHint, type SyncResult } from "./sync.js";
 import { reconcile } from "./remote.js";
+import { ForkTracker } from "./journal.js";
+import { type Notice, ruleMessage } from "./notices.js";
 
 export const nodesyncKey = new PluginKey<null>("nodesync");
 
@@ -42,14 +44,6 @@ export interface EditorHost {
   dispatch(tr: Transaction): void;
 }
 
-export interface Notice {
-  /** A short sentence for the user. */
-  message: string;
-  /** What the replica reported. */
-  dropped: Dropped[];
-  /** Date.now() */
-  at: number;
-}
 
 export interface BindingOptions {
   schema?: Schema;
@@ -92,45 +86,6 @@ interface Intent {
 
 const SEL_ANCHOR = "sel.anchor";
 const SEL_HEAD = "sel.head";
-
-/** A journal that tells the binding when a patch is being sent (and passes everything on). */
-export class ForkTracker implements Journal {
-  onSend: (() => void) | undefined;
-  constructor(readonly inner: Journal) {}
-  load(): Promise<JournalEntry | null> {
-    return this.inner.load();
-  }
-  save(entry: JournalEntry): Promise<void> {
-    // called synchronously by the replica right after it made the patch it sends
-    if (entry.patch !== null) this.onSend?.();
-    return this.inner.save(entry);
-  }
-}
-
-function ruleMessage(d: Dropped): string {
-  switch (d.rule.name) {
-    case "edit-of-deleted":
-      return "Your edit was dropped: someone else deleted that block.";
-    case "create-under-deleted":
-    case "move-under-deleted":
-      return "Your edit was dropped: someone else deleted the block it went into.";
-    case "delete-kept-typing":
-      return "A block you deleted was kept: someone else typed into it.";
-    case "deleted-with-subtree":
-    case "joined-into-deleted":
-      return "Your typing went with a block someone else deleted.";
-    case "join-separated":
-      return "Your join was not made: someone moved the blocks apart.";
-    case "move-cycle":
-      return "Your move was dropped: it would have put a block inside itself.";
-    case "kind-conflict":
-      return "Someone else changed the type of a block you changed; theirs was kept.";
-    case "prop-conflict":
-      return "Someone else changed the same setting of a block; theirs was kept.";
-    default:
-      return `Your edit of a block was dropped (${d.rule.name}).`;
-  }
-}
 
 export class NodesyncBinding {
   readonly schema: Schema;
@@ -618,25 +573,5 @@ export class NodesyncBinding {
     if (this.pushTimer !== null) clearTimeout(this.pushTimer);
     for (const f of this.offs) f();
     await this.replica.close();
-  }
-}
-
-/**
- * An editor without a view (Node, tests): holds the state, applies transactions and runs the
- * binding's update as the plugin's view would.
- */
-export class HeadlessEditor implements EditorHost {
-  state: EditorState;
-  constructor(
-    readonly binding: NodesyncBinding,
-    plugins: Plugin[] = [],
-  ) {
-    this.state = binding.createState(plugins);
-    binding.attach(this);
-  }
-  dispatch(tr: Transaction): void {
-    const prev = this.state;
-    this.state = this.state.apply(tr);
-    this.binding.update(prev, this.state);
   }
 }

@@ -1,6 +1,8 @@
-// A durable retry journal for browsers: the replica's patch in flight in localStorage (or any
-// Storage), under one key per document and client. localStorage writes are synchronous, so the
-// entry is on disk when `save` resolves, before the patch is sent.
+// The binding's retry journals. StorageJournal, a durable one for browsers: the replica's patch
+// in flight in localStorage (or any Storage), under one key per document and client.
+// localStorage writes are synchronous, so the entry is on disk when `save` resolves, before
+// the patch is sent. ForkTracker, a wrapper of any journal through which the binding sees each
+// patch being sent.
 import type { Journal, JournalEntry } from "@pg-nodesync/client";
 
 /** The part of the Web Storage API the journal uses. */
@@ -38,5 +40,19 @@ export class StorageJournal implements Journal {
   }
   async save(entry: JournalEntry): Promise<void> {
     this.storage.setItem(this.key, JSON.stringify(entry));
+  }
+}
+
+/** A journal that tells the binding when a patch is being sent (and passes everything on). */
+export class ForkTracker implements Journal {
+  onSend: (() => void) | undefined;
+  constructor(readonly inner: Journal) {}
+  load(): Promise<JournalEntry | null> {
+    return this.inner.load();
+  }
+  save(entry: JournalEntry): Promise<void> {
+    // called synchronously by the replica right after it made the patch it sends
+    if (entry.patch !== null) this.onSend?.();
+    return this.inner.save(entry);
   }
 }
