@@ -1,4 +1,5 @@
-// Options of the relay, the JSON config file, and the placeholder token authentication.
+// Options of the relay (and their defaults, `resolveOptions`), the JSON config file, and the
+// placeholder token authentication.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
@@ -232,4 +233,53 @@ export function parseListen(listen: string): { host: string | undefined; port: n
   } else throw new ConfigError(`listen "${listen}" is not host:port`);
   if (port > 65535) throw new ConfigError(`listen "${listen}": port out of range`);
   return { host, port };
+}
+
+/** RelayOptions with every default filled in: what a running relay goes by. */
+export interface Resolved {
+  host: string;
+  port: number;
+  maxMessageBytes: number;
+  maxFrameBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  rateCloseAfter: number;
+  maxInFlight: number;
+  maxSubscriptions: number;
+  maxConnections: number;
+  maxBufferedBytes: number;
+  visibilityTtlMs: number;
+  statementTimeoutMs: number;
+  poolSize: number;
+  channel: string;
+  pingIntervalMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+}
+
+export function resolveOptions(o: RelayOptions): Resolved {
+  const listen = o.listen !== undefined ? parseListen(o.listen) : { host: undefined, port: 8787 };
+  const maxMessageBytes = o.maxMessageBytes ?? 1 << 20;
+  const ratePerSecond = o.ratePerSecond ?? 50;
+  const rateBurst = o.rateBurst ?? Math.max(1, ratePerSecond * 2);
+  return {
+    host: o.host ?? listen.host ?? "127.0.0.1",
+    port: o.port ?? listen.port,
+    maxMessageBytes,
+    maxFrameBytes: Math.max(o.maxFrameBytes ?? maxMessageBytes * 4, maxMessageBytes),
+    ratePerSecond,
+    rateBurst,
+    rateCloseAfter: o.rateCloseAfter ?? rateBurst * 5,
+    maxInFlight: o.maxInFlight ?? 16,
+    maxSubscriptions: o.maxSubscriptions ?? 1000,
+    maxConnections: o.maxConnections ?? 10_000,
+    maxBufferedBytes: o.maxBufferedBytes ?? 16 << 20,
+    visibilityTtlMs: o.visibilityTtlMs ?? 5000,
+    statementTimeoutMs: o.statementTimeoutMs ?? 10_000,
+    poolSize: o.poolSize ?? 10,
+    channel: o.channel ?? "nodesync",
+    pingIntervalMs: o.pingIntervalMs ?? 30_000,
+    reconnectMinMs: o.reconnectMinMs ?? 200,
+    reconnectMaxMs: o.reconnectMaxMs ?? 5000,
+  };
 }

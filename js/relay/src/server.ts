@@ -6,7 +6,8 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import pg from "pg";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
-import { identityProblem, parseListen, tokenAuthenticator, type Authenticate, type Identity, type RelayOptions } from "./config.js";
+import { identityProblem, resolveOptions, tokenAuthenticator, type Authenticate, type Identity, type RelayOptions } from "./config.js";
+import { Conn, identityKey } from "./conn.js";
 import { errorBody, runCall, unknownDocument, visibleGens, RelayError, type RunnerOptions } from "./db.js";
 import { Listener, type NodesyncEvent } from "./listener.js";
 import {
@@ -40,82 +41,8 @@ export interface RelayStats {
 
 const RATE_WINDOW_MS = 10_000;
 
-interface Resolved {
-  host: string;
-  port: number;
-  maxMessageBytes: number;
-  maxFrameBytes: number;
-  ratePerSecond: number;
-  rateBurst: number;
-  rateCloseAfter: number;
-  maxInFlight: number;
-  maxSubscriptions: number;
-  maxConnections: number;
-  maxBufferedBytes: number;
-  visibilityTtlMs: number;
-  statementTimeoutMs: number;
-  poolSize: number;
-  channel: string;
-  pingIntervalMs: number;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
-}
-
-function resolve(o: RelayOptions): Resolved {
-  const listen = o.listen !== undefined ? parseListen(o.listen) : { host: undefined, port: 8787 };
-  const maxMessageBytes = o.maxMessageBytes ?? 1 << 20;
-  const ratePerSecond = o.ratePerSecond ?? 50;
-  const rateBurst = o.rateBurst ?? Math.max(1, ratePerSecond * 2);
-  return {
-    host: o.host ?? listen.host ?? "127.0.0.1",
-    port: o.port ?? listen.port,
-    maxMessageBytes,
-    maxFrameBytes: Math.max(o.maxFrameBytes ?? maxMessageBytes * 4, maxMessageBytes),
-    ratePerSecond,
-    rateBurst,
-    rateCloseAfter: o.rateCloseAfter ?? rateBurst * 5,
-    maxInFlight: o.maxInFlight ?? 16,
-    maxSubscriptions: o.maxSubscriptions ?? 1000,
-    maxConnections: o.maxConnections ?? 10_000,
-    maxBufferedBytes: o.maxBufferedBytes ?? 16 << 20,
-    visibilityTtlMs: o.visibilityTtlMs ?? 5000,
-    statementTimeoutMs: o.statementTimeoutMs ?? 10_000,
-    poolSize: o.poolSize ?? 10,
-    channel: o.channel ?? "nodesync",
-    pingIntervalMs: o.pingIntervalMs ?? 30_000,
-    reconnectMinMs: o.reconnectMinMs ?? 200,
-    reconnectMaxMs: o.reconnectMaxMs ?? 5000,
-  };
-}
-
 function defaultLog(line: string): void {
   process.stderr.write(`${new Date().toISOString()} nodesync-relay: ${line}\n`);
-}
-
-/** A stable key of an identity: sockets with the same key see the same documents. */
-function identityKey(id: Identity): string {
-  const settings = Object.entries(id.settings ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([id.role ?? null, settings]);
-}
-
-class Conn {
-  readonly subs = new Set<string>();
-  readonly chains = new Map<string, Promise<void>>();
-  inFlight = 0;
-  tokens: number;
-  lastRefill = Date.now();
-  refusedWindowStart = 0;
-  refused = 0;
-  alive = true;
-  closed = false;
-  constructor(
-    readonly ws: WebSocket,
-    readonly identity: Identity,
-    readonly key: string,
-    burst: number,
-  ) {
-    this.tokens = burst;
-  }
 }
 
 interface Visibility {
@@ -125,7 +52,7 @@ interface Visibility {
 
 /** Starts a relay; resolves once it listens. */
 export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
-  const cfg = resolve(options);
+  const cfg = resolveOptions(options);
   const log = options.log ?? defaultLog;
   const authenticate: Authenticate = options.authenticate ?? tokenAuthenticator(options.tokens ?? {});
   if (options.authenticate === undefined && Object.keys(options.tokens ?? {}).length === 0) {
