@@ -1,5 +1,7 @@
 //! Workload 4: snapshot() vs a plain SELECT of the same rows, a SQL jsonb_agg of them and the
-//! snapshot-rewrite baseline's read of its row (client wall time, whole result fetched).
+//! snapshot-rewrite baseline's read of its row (client wall time, whole result fetched); and
+//! time travel: snapshot(doc, at_gen) of the 100k-node document 10,000 commits back (history
+//! kept as undo entries: the current tree rewound through the commits after at_gen).
 
 use std::time::Instant;
 
@@ -93,6 +95,7 @@ pub fn w4(cfg: &Cfg, d: &Docs, rep: &mut Report) -> Value {
         );
         groups.push((format!("{label} nodes"), vec![Some(a), Some(b), Some(ag), Some(rr)]));
     }
+    out.insert("time_travel".into(), time_travel(cfg, &mut c, &d.sizes.iter().find(|s| s.2 == cfg.snap_doc_big).unwrap().1, rep));
     rep.chart(
         "w4_snapshot_vs_select.svg".into(),
         charts::bars(
@@ -110,4 +113,62 @@ pub fn w4(cfg: &Cfg, d: &Docs, rep: &mut Report) -> Value {
         ),
     );
     Value::Object(out)
+}
+
+/// Commits `back` one-node edits to `doc` (server side, one apply_patch call per commit, each
+/// its own gen), then times snapshot(doc, gen - back) against snapshot(doc), and checks that
+/// the past is the past: the edited texts are the old ones again.
+fn time_travel(cfg: &Cfg, c: &mut postgres::Client, doc: &str, rep: &mut Report) -> Value {
+    let back: i64 = if cfg.quick { 2_000 } else { 10_000 };
+    let g0: i64 = c.query_one("SELECT gen FROM nodesync.documents WHERE doc = $1", &[&doc]).unwrap().get(0);
+    let before: String = c.query_one("SELECT nodesync.snapshot($1)::text", &[&doc]).unwrap().get(0);
+    // DO takes no parameters: they go in as settings
+    c.batch_execute(&format!("SET bench.doc = '{doc}'; SET bench.n = '{back}'")).unwrap();
+    c.batch_execute(
+        "DO $$
+         DECLARE d text := current_setting('bench.doc'); n int := current_setting('bench.n')::int; k text; v bigint;
+         BEGIN
+           FOR i IN 1..n LOOP
+             k := 'p' || ((i * 7919) % 1000);
+             SELECT t.version INTO v FROM nodesync.tree t JOIN nodesync.documents x ON x.id = t.doc_id WHERE x.doc = d AND t.key = k;
+             PERFORM nodesync.apply_patch(d, jsonb_build_object('ops', jsonb_build_array(jsonb_build_object(
+                 'op', 'update', 'key', k, 'version', v, 'props', jsonb_build_object('text', 'travelled ' || i)))));
+           END LOOP;
+         END $$",
+    )
+    .unwrap();
+    let g1: i64 = c.query_one("SELECT gen FROM nodesync.documents WHERE doc = $1", &[&doc]).unwrap().get(0);
+    let at = g1 - back;
+    assert!(at >= g0, "the time-travel edits landed ({g0} -> {g1})");
+    let past = c.prepare("SELECT nodesync.snapshot($1, $2)::text").unwrap();
+    let now = c.prepare("SELECT nodesync.snapshot($1)::text").unwrap();
+    let (mut tp, mut tn) = (Hist::default(), Hist::default());
+    let reps = if cfg.quick { 3 } else { 5 };
+    let mut same = true;
+    for i in 0..reps + 1 {
+        let t0 = Instant::now();
+        let s: String = c.query_one(&past, &[&doc, &at]).unwrap().get(0);
+        let a = t0.elapsed();
+        let t0 = Instant::now();
+        let n: String = c.query_one(&now, &[&doc]).unwrap().get(0);
+        let b = t0.elapsed();
+        if i > 0 {
+            tp.record(a);
+            tn.record(b);
+        }
+        // at == g0 means the document as it was before the edits: compare it whole
+        if at == g0 {
+            let (x, y): (Value, Value) = (serde_json::from_str(&s).unwrap(), serde_json::from_str(&before).unwrap());
+            same &= x == y;
+        }
+        std::hint::black_box(n.len());
+    }
+    let (a, b) = (tp.median_ms(), tn.median_ms());
+    rep.line(format!(
+        "time travel: snapshot(s100k, gen - {back}) {a:.2} ms, snapshot(s100k) {b:.2} ms: {:.2}x{}",
+        a / b,
+        if at == g0 { if same { " (equals the snapshot taken before the edits)" } else { " (DIFFERS from the snapshot before the edits)" } } else { "" }
+    ));
+    json!({"doc": doc, "commits_back": back, "at_gen": at, "snapshot_at_ms": r4(a), "snapshot_now_ms": r4(b),
+           "at_over_now": r3(a / b), "equals_before": (at == g0).then_some(same)})
 }
