@@ -13,6 +13,8 @@
 
 use pgrx::pg_sys::BuiltinOid::*;
 use pgrx::spi::SpiClient;
+use std::sync::OnceLock;
+
 use serde_json::Value;
 
 use nodesync_core::engine::Plan;
@@ -22,7 +24,10 @@ use nodesync_core::{Error, Limits, Result};
 use crate::sql::{col, exec, req, Stmt};
 
 // One commit is one statement: its data-modifying CTEs run on one snapshot (Postgres runs
-// every data-modifying CTE to completion, referenced or not). Empty arrays make a part a no-op.
+// every data-modifying CTE to completion, referenced or not). Empty arrays make a part a no-op,
+// but Postgres still starts and finishes every part of a statement: commits that only change
+// existing nodes (edits, text ops) run the statement without the `/*nodes*/ ... /*end*/`
+// parts for deleted and created nodes (`changes_only`).
 const COMMIT: Stmt = Stmt {
     sql: "WITH changed AS (
             UPDATE nodesync.tree t SET
@@ -38,7 +43,7 @@ const COMMIT: Stmt = Stmt {
                  AS u(key, moved, parent, pos, kind, delta)
             WHERE t.doc_id = $1 AND t.key = u.key
             RETURNING t.key, CASE WHEN u.delta IS NULL THEN 0 ELSE octet_length(t.props::text) END AS bytes),
-          deleted AS (
+          /*nodes*/deleted AS (
             UPDATE nodesync.tree SET deleted = true, parent = NULL, pos = NULL, props = NULL,
                    version = version + 1, gen = $2
              WHERE doc_id = $1 AND key = ANY($11::text[])),
@@ -46,16 +51,34 @@ const COMMIT: Stmt = Stmt {
             INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen, deleted)
             SELECT $1, u.key, u.parent, u.pos, u.kind, u.props::jsonb, 1, $2, u.props IS NULL
               FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) AS u(key, parent, pos, kind, props)
-            RETURNING key, coalesce(octet_length(props::text), 0) AS bytes),
+            RETURNING key, coalesce(octet_length(props::text), 0) AS bytes),/*end*/
           logged AS (
             INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at, undo)
             VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp(), $4::jsonb)),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
             RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
-          SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created",
+          SELECT key, bytes FROM changed/*nodes*/ UNION ALL SELECT key, bytes FROM created/*end*/",
     args: COMMIT_ARGS,
 };
+
+/// [`COMMIT`] without its parts for deleted and created nodes (made once per backend).
+fn changes_only() -> &'static Stmt {
+    static STMT: OnceLock<Stmt> = OnceLock::new();
+    STMT.get_or_init(|| {
+        let mut sql = String::with_capacity(COMMIT.sql.len());
+        let mut rest = COMMIT.sql;
+        while let Some(i) = rest.find("/*nodes*/") {
+            sql.push_str(&rest[..i]);
+            rest = match rest[i..].find("/*end*/") {
+                Some(j) => &rest[i + j + "/*end*/".len()..],
+                None => "",
+            };
+        }
+        sql.push_str(rest);
+        Stmt { sql: Box::leak(sql.into_boxed_str()), args: COMMIT_ARGS }
+    })
+}
 pub const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
         INT8OID, INT8OID, INT8OID, TEXTOID, // doc_id, gen, live delta, undo entries (NULL: none)
         TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // changes
@@ -144,7 +167,13 @@ pub fn commit(
     };
     let t = exec(
         client,
-        if pieces { &crate::legacy::COMMIT } else { &COMMIT },
+        if pieces {
+            &crate::legacy::COMMIT
+        } else if plan.creates.is_empty() && plan.ephemeral.is_empty() && plan.deletes.is_empty() {
+            changes_only()
+        } else {
+            &COMMIT
+        },
         &[
             doc_id.into(),
             gen.into(),
