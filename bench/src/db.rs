@@ -119,6 +119,24 @@ BEGIN
     RETURN g;
 END $$;
 
+-- floor for deletes (workload 7's whole-value replay of a joined paragraph): the same, deleting
+-- the node row after its version check.
+CREATE FUNCTION bench.floor_delete(d text, k text, v bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE g bigint; cur bigint;
+BEGIN
+    UPDATE bench.floor_doc SET gen = gen + 1 WHERE doc = d RETURNING gen INTO g;
+    IF NOT FOUND THEN RAISE EXCEPTION 'unknown document %', d USING ERRCODE = '42704'; END IF;
+    SELECT version INTO cur FROM bench.floor_node WHERE doc = d AND key = k FOR UPDATE;
+    IF cur IS DISTINCT FROM v THEN
+        RAISE EXCEPTION 'version conflict on %: expected %, actual %', k, v, cur USING ERRCODE = '40001';
+    END IF;
+    DELETE FROM bench.floor_node WHERE doc = d AND key = k;
+    INSERT INTO bench.floor_log VALUES (d, g, jsonb_build_object('op', 'delete', 'key', k, 'version', v), clock_timestamp());
+    PERFORM pg_notify('bench', json_build_object('doc', d, 'gen', g)::text);
+    RETURN g;
+END $$;
+
 -- snapshot-rewrite: ShareDB's Postgres adapter pattern. One jsonb snapshot row per document,
 -- rewritten per op (here server-side with jsonb_set, which spares the round trip of the whole
 -- snapshot that ShareDB makes), plus an ops row keyed (doc, version).

@@ -1,9 +1,11 @@
 //! Workload 7: a real keystroke trace (`../shared/data/traces/*.json.gz`) replayed through plain
 //! `nodesync.apply_patch` calls, one patch per trace edit, paragraphs as nodes (a newline is a
-//! `split`, deleting one a `join`). Run twice on fresh documents: with `text`/`split`/`join` ops,
-//! and with whole-value updates (`update` of the paragraph's text; create/delete for Enter and
-//! Backspace), so the two can be compared in one run: edits/s, WAL bytes per edit and the bytes
-//! the document keeps (tree, history and log rows) per byte of final text. [`w7`] runs it.
+//! `split`, deleting one a `join`). Run three times on fresh documents: with `text`/`split`/`join`
+//! ops, with whole-value updates (`update` of the paragraph's text; create/delete for Enter and
+//! Backspace), and the same whole-value edits through the floor's functions (one row per
+//! paragraph, `bench.floor_update/insert/delete`), so the three can be compared in one run:
+//! edits/s, WAL bytes per edit and the bytes the document keeps (tree, history and log rows)
+//! per byte of final text. [`w7`] runs it and prints its targets.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -54,6 +56,8 @@ enum Style {
     TextOps,
     /// `update` with the paragraph's whole new text; `create`/`delete` for newlines.
     WholeValue,
+    /// The whole-value edits through the floor's functions, one transaction per edit.
+    Floor,
 }
 
 impl Style {
@@ -61,6 +65,7 @@ impl Style {
         match self {
             Style::TextOps => "text ops",
             Style::WholeValue => "whole-value updates",
+            Style::Floor => "floor, whole-value",
         }
     }
 }
@@ -104,6 +109,7 @@ impl Doc {
 /// Turns one trace edit into the ops of one patch, and applies it to `doc`. Versions are the
 /// ones before the patch; nodes created in the patch skip their checks (version 1).
 fn ops_for(doc: &mut Doc, style: Style, at: usize, mut delete: usize, insert: &str) -> Vec<Value> {
+    let style = if style == Style::Floor { Style::WholeValue } else { style };
     let mut ops = vec![];
     let mut touched: Vec<usize> = vec![];
     let (mut i, mut off) = doc.locate(at);
@@ -193,6 +199,8 @@ struct Replayed {
 const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM nodesync.tree t WHERE doc_id = d.id)
                               + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM nodesync.change c WHERE doc_id = d.id)
                          FROM nodesync.documents d WHERE d.doc = $1";
+const FLOOR_ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(n.*)), 0) FROM bench.floor_node n WHERE doc = $1)
+                                    + (SELECT coalesce(sum(pg_column_size(l.*)), 0) FROM bench.floor_log l WHERE doc = $1)";
 
 /// A replay in progress: one document, one style. [`Replay::run`] plays a range of the trace's
 /// edits, so two styles can be interleaved in chunks (machine noise then hits both alike).
@@ -202,6 +210,8 @@ struct Replay<'t> {
     style: Style,
     d: Doc,
     stmt: postgres::Statement,
+    /// The floor's insert, update and delete.
+    floor_stmts: [postgres::Statement; 3],
     done: usize,
     secs: f64,
     wal_bytes: f64,
@@ -210,7 +220,6 @@ struct Replay<'t> {
 impl<'t> Replay<'t> {
     /// A new document `doc` holding the trace's start text, one paragraph per line.
     fn new(c: &mut Client, doc: &str, trace: &'t Trace, style: Style) -> Replay<'t> {
-        c.execute("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
         let mut d = Doc { paras: vec![], next_key: 0 };
         let mut ops = vec![];
         for line in trace.start.split('\n') {
@@ -218,9 +227,51 @@ impl<'t> Replay<'t> {
             ops.push(json!({"op": "create", "key": key, "kind": "para", "parent": "root", "props": {"text": line}}));
             d.paras.push(Para { key, text: line.chars().collect(), version: 1 });
         }
-        c.execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &json!({"ops": ops})]).expect("load the start text");
+        if style == Style::Floor {
+            c.execute("INSERT INTO bench.floor_doc VALUES ($1, 1)", &[&doc]).expect("floor document");
+            for p in &d.paras {
+                let text: String = p.text.iter().collect();
+                c.execute("INSERT INTO bench.floor_node VALUES ($1, $2, 1, 1, $3)", &[&doc, &p.key, &json!({"text": text})]).expect("floor paragraph");
+            }
+        } else {
+            c.execute("SELECT nodesync.create_doc($1)", &[&doc]).expect("create_doc");
+            c.execute("SELECT nodesync.apply_patch($1, $2)", &[&doc, &json!({"ops": ops})]).expect("load the start text");
+        }
         let stmt = c.prepare("SELECT nodesync.apply_patch($1, $2)").expect("prepare");
-        Replay { doc: doc.to_string(), trace, style, d, stmt, done: 0, secs: 0.0, wal_bytes: 0.0 }
+        let floor_stmts = ["SELECT bench.floor_insert($1, $2, $3)", "SELECT bench.floor_update($1, $2, $3, $4)", "SELECT bench.floor_delete($1, $2, $3)"]
+            .map(|q| c.prepare(q).expect("prepare"));
+        Replay { doc: doc.to_string(), trace, style, d, stmt, floor_stmts, done: 0, secs: 0.0, wal_bytes: 0.0 }
+    }
+
+    /// One edit's ops through the floor's functions (in one transaction when there are several:
+    /// Enter and the join of two paragraphs); the replayer's versions follow (each function adds
+    /// one).
+    fn floor(&mut self, c: &mut Client, ops: &[Value]) -> Result<(), postgres::Error> {
+        if let [op] = ops {
+            return self.floor_op(c, op);
+        }
+        c.batch_execute("BEGIN")?;
+        for op in ops {
+            if let Err(e) = self.floor_op(c, op) {
+                c.batch_execute("ROLLBACK")?;
+                return Err(e);
+            }
+        }
+        c.batch_execute("COMMIT")
+    }
+
+    fn floor_op(&mut self, c: &mut Client, op: &Value) -> Result<(), postgres::Error> {
+        let key = op["key"].as_str().unwrap_or_default();
+        let v = op["version"].as_i64().unwrap_or(1);
+        match op["op"].as_str() {
+            Some("create") => c.execute(&self.floor_stmts[0], &[&self.doc, &key, &op["props"]])?,
+            Some("update") => c.execute(&self.floor_stmts[1], &[&self.doc, &key, &v, &op["props"]])?,
+            _ => c.execute(&self.floor_stmts[2], &[&self.doc, &key, &v])?,
+        };
+        if let Some(p) = self.d.paras.iter_mut().find(|p| p.key == key) {
+            p.version = if op["op"] == "create" { 1 } else { p.version + 1 };
+        }
+        Ok(())
     }
 
     /// Plays the next `n` edits (fewer at the end of the trace), one patch per edit.
@@ -232,6 +283,10 @@ impl<'t> Replay<'t> {
             let (at, del, ins) = &self.trace.edits[k];
             let ops = ops_for(&mut self.d, self.style, *at, *del, ins);
             if ops.is_empty() {
+                continue;
+            }
+            if self.style == Style::Floor {
+                self.floor(c, &ops).unwrap_or_else(|e| panic!("trace edit {k} (floor): {e}"));
                 continue;
             }
             let r: Value = c.query_one(&self.stmt, &[&self.doc, &json!({"ops": ops})]).unwrap_or_else(|e| panic!("trace edit {k}: {e}")).get(0);
@@ -250,14 +305,24 @@ impl<'t> Replay<'t> {
 
     /// Checks the server's text against the replayer's and measures what the document keeps.
     fn finish(self, c: &mut Client) -> Replayed {
-        let row_bytes: i64 = c.query_one(ROW_BYTES, &[&self.doc]).expect("row bytes").get(0);
-        let server: String = c
-            .query_one(
+        let floor = self.style == Style::Floor;
+        let row_bytes: i64 = c.query_one(if floor { FLOOR_ROW_BYTES } else { ROW_BYTES }, &[&self.doc]).expect("row bytes").get(0);
+        let server: String = if floor {
+            // the floor keeps no order: the paragraphs in the replayer's order
+            let keys: Vec<String> = self.d.paras.iter().map(|p| p.key.clone()).collect();
+            c.query_one(
+                "SELECT coalesce(string_agg(n.props->>'text', E'\\n' ORDER BY k.i), '') FROM unnest($2::text[]) WITH ORDINALITY AS k(key, i)
+                   JOIN bench.floor_node n ON n.doc = $1 AND n.key = k.key",
+                &[&self.doc, &keys],
+            )
+        } else {
+            c.query_one(
                 "SELECT coalesce(string_agg(props->>'text', E'\\n' ORDER BY pos COLLATE \"C\"), '') FROM nodesync.nodes($1) WHERE parent = 'root'",
                 &[&self.doc],
             )
-            .expect("final text")
-            .get(0);
+        }
+        .expect("final text")
+        .get(0);
         assert_eq!(server, self.d.text(), "trace {}: the server's text differs from the replayer's", self.trace.name);
         Replayed {
             edits: self.done,
@@ -292,8 +357,8 @@ pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
     c.batch_execute("SET synchronous_commit = off").unwrap();
     let mut out = serde_json::Map::new();
     let mut got = BTreeMap::new();
-    // the two styles alternate in chunks of 5,000 edits, so machine noise hits both alike
-    let styles = [(Style::TextOps, "real-trace-text"), (Style::WholeValue, "real-trace-whole")];
+    // the three replays alternate in chunks of 5,000 edits, so machine noise hits all alike
+    let styles = [(Style::TextOps, "real-trace-text"), (Style::WholeValue, "real-trace-whole"), (Style::Floor, "real-trace-floor")];
     let mut replays: Vec<Replay<'_>> = styles.iter().map(|(s, d)| Replay::new(&mut c, d, &t, *s)).collect();
     let t0 = Instant::now();
     let mut done = 0;
@@ -337,6 +402,14 @@ pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
         t_ops.2 / whole.2
     ));
     out.insert("ratios_text_to_whole".into(), json!({"edits_per_s": r3(t_ops.0 / whole.0), "wal": r3(t_ops.1 / whole.1), "stored": r3(t_ops.2 / whole.2)}));
+    let floor = got["floor, whole-value"];
+    let (speed, wal, stored) = (t_ops.0 / floor.0, t_ops.1 / floor.1, t_ops.2 / floor.2);
+    rep.line(format!("text ops / floor: {speed:.2}x edits/s, {wal:.2}x WAL per edit, {stored:.2}x stored bytes"));
+    out.insert("ratios_text_to_floor".into(), json!({"edits_per_s": r3(speed), "wal": r3(wal), "stored": r3(stored)}));
+    let what = if n == t.edits.len() { "the whole trace" } else { "a prefix of the trace" };
+    rep.target(&format!("trace replay, text ops, {what} (async) >= 0.9x the floor's edits/s"), format!("{speed:.2}x"), speed >= 0.9);
+    rep.target(&format!("trace replay, text ops, {what}: WAL per keystroke <= 0.8x the whole-value floor's"), format!("{wal:.2}x"), wal <= 0.8);
+    rep.target(&format!("trace replay, text ops, {what}: storage <= 0.5x the whole-value floor's"), format!("{stored:.2}x"), stored <= 0.5);
     Value::Object(out)
 }
 
