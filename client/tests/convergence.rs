@@ -164,6 +164,12 @@ impl Ledger {
             self.deletes.retain(|k| !t.contains(k));
         }
         for (_, patch) in rep.take_committed() {
+            // words in a committed patch reached the server: if they are not in the shadow by
+            // the next absorb, a later commit (someone's delete) removed them, which is editing,
+            // not loss (seen under load: a word's paragraph committed, then its parent deleted
+            // by another replica before this one looked)
+            let text = patch.to_string();
+            self.words.retain(|w| !text.contains(w.as_str()));
             if let Some(t) = &trace {
                 if patch.to_string().contains(&format!("\"{t}\"")) {
                     eprintln!("TRACE {} committed {patch}", rep.config().client);
