@@ -21,6 +21,29 @@ pub use server::{
     wait_for_extension, Server,
 };
 
+/// docs/security.md, "Keyed on the role": the access table (`app.doc_access`, readable by every
+/// role, in a schema every role may use) and RLS on `nodesync.documents` with the SELECT and
+/// UPDATE policies of the recipe; [`ROLE_KEYED_INSERT_POLICY`] is its INSERT policy. For a
+/// database with the extension, run by a superuser (`tests/tests/rls_create.rs`, the
+/// benchmark's ordinary role).
+pub const ROLE_KEYED_POLICIES: &str = "
+    CREATE SCHEMA app;
+    CREATE TABLE app.doc_access (doc text, role name, can_write boolean, PRIMARY KEY (doc, role));
+    GRANT USAGE ON SCHEMA app TO PUBLIC;
+    GRANT SELECT ON app.doc_access TO PUBLIC;
+    ALTER TABLE nodesync.documents ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_read ON nodesync.documents FOR SELECT
+      USING (created_by = current_user
+             OR EXISTS (SELECT 1 FROM app.doc_access a WHERE a.doc = documents.doc AND a.role = current_user));
+    CREATE POLICY tenant_write ON nodesync.documents FOR UPDATE
+      USING (created_by = current_user
+             OR EXISTS (SELECT 1 FROM app.doc_access a
+                         WHERE a.doc = documents.doc AND a.role = current_user AND a.can_write));";
+
+/// The recipe's INSERT policy: each role creates documents under its own name (`alice/...`).
+pub const ROLE_KEYED_INSERT_POLICY: &str =
+    "CREATE POLICY tenant_create ON nodesync.documents FOR INSERT WITH CHECK (starts_with(doc, current_user || '/'))";
+
 /// A document id no other test of this process (or earlier run) uses: `<name>-<pid>-<n>`.
 pub fn unique_doc(name: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -4,6 +4,7 @@
 //! real sessions: a refused create is 42501 naming the document, changes nothing, and says
 //! nothing about whether another tenant's document exists; direct inserts stay impossible.
 
+use nodesync_testkit::{ROLE_KEYED_INSERT_POLICY, ROLE_KEYED_POLICIES};
 use pg_nodesync_tests::*;
 use postgres::Client;
 use serde_json::json;
@@ -131,23 +132,7 @@ fn role_keyed_policies_with_an_insert_policy() {
     let (alice, bob) = (roles.names[0].clone(), roles.names[1].clone());
     let mut admin = connect_to(&db);
     // docs/security.md, "Keyed on the role"
-    admin
-        .batch_execute(
-            "CREATE EXTENSION pg_nodesync;
-             CREATE SCHEMA app;
-             CREATE TABLE app.doc_access (doc text, role name, can_write boolean, PRIMARY KEY (doc, role));
-             GRANT USAGE ON SCHEMA app TO PUBLIC;
-             GRANT SELECT ON app.doc_access TO PUBLIC;
-             ALTER TABLE nodesync.documents ENABLE ROW LEVEL SECURITY;
-             CREATE POLICY tenant_read ON nodesync.documents FOR SELECT
-               USING (created_by = current_user
-                      OR EXISTS (SELECT 1 FROM app.doc_access a WHERE a.doc = documents.doc AND a.role = current_user));
-             CREATE POLICY tenant_write ON nodesync.documents FOR UPDATE
-               USING (created_by = current_user
-                      OR EXISTS (SELECT 1 FROM app.doc_access a
-                                  WHERE a.doc = documents.doc AND a.role = current_user AND a.can_write));",
-        )
-        .expect("policy setup");
+    admin.batch_execute(&format!("CREATE EXTENSION pg_nodesync; {ROLE_KEYED_POLICIES}")).expect("policy setup");
     let mut a = roles.connect(0, &db);
     let mut b = roles.connect(1, &db);
 
@@ -157,9 +142,7 @@ fn role_keyed_policies_with_an_insert_policy() {
     refused(&mut b, &mut admin, &format!("{bob}/notes"), &bob);
 
     // the recipe's INSERT policy: each role creates under its own name
-    admin
-        .batch_execute("CREATE POLICY tenant_create ON nodesync.documents FOR INSERT WITH CHECK (starts_with(doc, current_user || '/'))")
-        .expect("insert policy");
+    admin.batch_execute(ROLE_KEYED_INSERT_POLICY).expect("insert policy");
     let alice_notes = format!("{alice}/notes");
     assert_eq!(create(&mut a, &alice_notes).expect("alice creates under her name"), 1);
     apply(&mut a, &alice_notes, &json!({"ops": [{"op": "create", "key": "s", "kind": "p", "parent": "root", "props": {"pin": 1}}]})).expect("alice writes");
