@@ -4,6 +4,9 @@
 #   BENCH_QUICK=1 scripts/bench.sh   smaller sizes and shorter rounds (about 3-4 minutes)
 #   BENCH_ARGS=trace scripts/bench.sh  only workload 7, the real keystroke trace (text ops vs
 #                                      whole-value updates); BENCH_ARGS="trace quick": 20k edits
+#   BENCH_ARGS=scaling scripts/bench.sh  only workloads 8 and 9 (commits/s across documents with
+#                                      and without NOTIFY; an ordinary role under RLS); with
+#                                      BENCH_QUICK=1 about 1.5 minutes
 # Results: target/bench/ (results.txt, results.json, one *.svg per figure, output.txt).
 # A MISS is reported, never an error: the exit status is non-zero only if the benchmark
 # itself could not run.
@@ -55,6 +58,7 @@ fi
 eval "$(scripts/cluster.sh env)"
 
 export BENCH_SOURCE="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src core sql Cargo.toml || echo ' (+ uncommitted changes in src/core/sql)')"
+bench_bin="${CARGO_TARGET_DIR:-target}"/release/pg_nodesync_bench
 # shellcheck disable=SC2086
-"${CARGO_TARGET_DIR:-target}"/release/pg_nodesync_bench ${BENCH_ARGS:-} 2>&1 | tee target/bench/output.txt
-echo "bench: done in $((SECONDS - t0))s; results in target/bench/"
+"$bench_bin" ${BENCH_ARGS:-} 2>&1 | tee target/bench/output.txt
+echo "bench: done in $((SECONDS - t0))s; results in ${BENCH_OUT:-target/bench}/"

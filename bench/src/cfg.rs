@@ -23,6 +23,13 @@ pub struct Cfg {
     pub trace_floor_edits: usize,
     pub trace_durable_edits: usize,
     pub trace_snap_edits: usize,
+    /// Workload 8 (commits/s across documents, 5 systems x 4 document counts x 2 modes):
+    /// alternating rounds and seconds per round.
+    pub scale_rounds: usize,
+    pub scale_secs: f64,
+    /// Workload 9 (ordinary role vs superuser): alternating rounds and seconds per round.
+    pub role_rounds: usize,
+    pub role_secs: f64,
 }
 
 impl Cfg {
@@ -45,6 +52,10 @@ impl Cfg {
                 trace_floor_edits: 10_000,
                 trace_durable_edits: 300,
                 trace_snap_edits: 200,
+                scale_rounds: 2,
+                scale_secs: 0.5,
+                role_rounds: 2,
+                role_secs: 1.0,
             }
         } else {
             Cfg {
@@ -69,6 +80,10 @@ impl Cfg {
                 trace_floor_edits: 52_000,
                 trace_durable_edits: 2_000,
                 trace_snap_edits: 1_000,
+                scale_rounds: 3,
+                scale_secs: 0.8,
+                role_rounds: 3,
+                role_secs: 1.5,
             }
         }
     }

@@ -35,7 +35,7 @@ pub fn use_server(s: Server) {
     SERVER.set(server).expect("the server is set once");
 }
 
-fn server() -> &'static nodesync_testkit::Server {
+pub fn server() -> &'static nodesync_testkit::Server {
     SERVER.get().expect("db::use_server first")
 }
 
@@ -45,14 +45,28 @@ pub fn connect() -> Client {
     server().connect(DB, APP)
 }
 
-/// The three systems measured side by side.
+/// The three systems measured side by side, and the variants of the first two that workloads
+/// 8 and 9 compare (how a commit is pushed to readers, who calls).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Sys {
-    /// pg_nodesync: `nodesync.apply_patch`.
+    /// pg_nodesync: `nodesync.apply_patch`, as a superuser, `nodesync.notify = on`.
     #[value(name = "nodesync")]
     Ext,
-    /// Baseline "floor": the least work any correct implementation must do.
+    /// pg_nodesync with `SET nodesync.notify = off` in the session.
+    #[value(name = "nodesync-quiet")]
+    ExtQuiet,
+    /// pg_nodesync called by an ordinary role under the row-level security policies of
+    /// docs/security.md ("Keyed on the role"; [`setup_role`]).
+    #[value(name = "nodesync-role")]
+    ExtRole,
+    /// Baseline "floor": the least work any correct implementation must do (with `pg_notify`).
     Floor,
+    /// The floor without `pg_notify`.
+    #[value(name = "floor-quiet")]
+    FloorQuiet,
+    /// The floor with a transactional `pg_logical_emit_message` instead of `pg_notify`.
+    #[value(name = "floor-wal")]
+    FloorWal,
     /// Baseline "snapshot-rewrite": ShareDB's Postgres adapter pattern.
     #[value(name = "snapshot-rewrite")]
     Snap,
@@ -62,8 +76,22 @@ impl Sys {
     pub fn name(self) -> &'static str {
         match self {
             Sys::Ext => "nodesync",
+            Sys::ExtQuiet => "nodesync, notify off",
+            Sys::ExtRole => "nodesync, ordinary role",
             Sys::Floor => "floor",
+            Sys::FloorQuiet => "floor, no notify",
+            Sys::FloorWal => "floor, WAL message",
             Sys::Snap => "snapshot-rewrite",
+        }
+    }
+
+    /// The system whose tables a variant writes (Ext, Floor or Snap): variants share documents
+    /// and node versions with it.
+    pub fn store(self) -> Sys {
+        match self {
+            Sys::Ext | Sys::ExtQuiet | Sys::ExtRole => Sys::Ext,
+            Sys::Floor | Sys::FloorQuiet | Sys::FloorWal => Sys::Floor,
+            Sys::Snap => Sys::Snap,
         }
     }
 }
@@ -72,6 +100,9 @@ impl Sys {
 pub fn create_database() -> Client {
     let mut c = server().fresh_database(&mut server().connect("postgres", APP), DB, APP);
     c.batch_execute(BASELINES).expect("create the baselines");
+    for (_, name, push) in FLOOR_PUSH {
+        c.batch_execute(&FLOOR_UPDATE.replace("{name}", name).replace("{push}", push)).expect("create the floor's update");
+    }
     c
 }
 
@@ -80,8 +111,7 @@ pub fn create_database() -> Client {
 const BASELINES: &str = r#"
 CREATE SCHEMA bench;
 
--- floor: one row per node. Per edit: bump the document's gen (UPDATE ... RETURNING), lock
--- and version-check one node row, update its props, insert one log row, pg_notify.
+-- floor: one row per node (FLOOR_UPDATE below says what an edit does).
 CREATE TABLE bench.floor_doc (doc text PRIMARY KEY, gen bigint NOT NULL);
 CREATE TABLE bench.floor_node (
     doc text NOT NULL, key text NOT NULL, version bigint NOT NULL, gen bigint NOT NULL, props jsonb NOT NULL,
@@ -89,21 +119,7 @@ CREATE TABLE bench.floor_node (
 CREATE TABLE bench.floor_log (doc text NOT NULL, gen bigint NOT NULL, op jsonb NOT NULL, at timestamptz NOT NULL,
     PRIMARY KEY (doc, gen));
 
-CREATE FUNCTION bench.floor_update(d text, k text, v bigint, delta jsonb) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE g bigint; cur bigint;
-BEGIN
-    UPDATE bench.floor_doc SET gen = gen + 1 WHERE doc = d RETURNING gen INTO g;
-    IF NOT FOUND THEN RAISE EXCEPTION 'unknown document %', d USING ERRCODE = '42704'; END IF;
-    SELECT version INTO cur FROM bench.floor_node WHERE doc = d AND key = k FOR UPDATE;
-    IF cur IS DISTINCT FROM v THEN
-        RAISE EXCEPTION 'version conflict on %: expected %, actual %', k, v, cur USING ERRCODE = '40001';
-    END IF;
-    UPDATE bench.floor_node SET props = props || delta, version = version + 1, gen = g WHERE doc = d AND key = k;
-    INSERT INTO bench.floor_log VALUES (d, g, jsonb_build_object('op', 'update', 'key', k, 'version', v, 'props', delta), clock_timestamp());
-    PERFORM pg_notify('bench', json_build_object('doc', d, 'gen', g)::text);
-    RETURN g;
-END $$;
+-- bench.floor_update and its variants: FLOOR_UPDATE below.
 
 -- floor for inserts: the same, inserting the node row (the primary key is the exists check).
 -- It keeps no sibling order at all, which pg_nodesync must.
@@ -168,6 +184,76 @@ BEGIN
 END $$;
 "#;
 
+/// The floor's one-node update, `{name}` and `{push}` filled in by [`FLOOR_PUSH`]. Per edit:
+/// bump the document's gen (UPDATE ... RETURNING), lock and version-check one node row, update
+/// its props, insert one log row, and push `{"doc", "gen"}` to readers.
+const FLOOR_UPDATE: &str = r#"
+CREATE FUNCTION bench.{name}(d text, k text, v bigint, delta jsonb) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE g bigint; cur bigint;
+BEGIN
+    UPDATE bench.floor_doc SET gen = gen + 1 WHERE doc = d RETURNING gen INTO g;
+    IF NOT FOUND THEN RAISE EXCEPTION 'unknown document %', d USING ERRCODE = '42704'; END IF;
+    SELECT version INTO cur FROM bench.floor_node WHERE doc = d AND key = k FOR UPDATE;
+    IF cur IS DISTINCT FROM v THEN
+        RAISE EXCEPTION 'version conflict on %: expected %, actual %', k, v, cur USING ERRCODE = '40001';
+    END IF;
+    UPDATE bench.floor_node SET props = props || delta, version = version + 1, gen = g WHERE doc = d AND key = k;
+    INSERT INTO bench.floor_log VALUES (d, g, jsonb_build_object('op', 'update', 'key', k, 'version', v, 'props', delta), clock_timestamp());
+    {push}
+    RETURN g;
+END $$;
+"#;
+
+/// The floor's update functions: (system, name, how it pushes). `floor_update` (Sys::Floor) notifies
+/// like pg_nodesync; `floor_update_quiet` does not push; `floor_update_wal` writes the payload
+/// into the WAL as a transactional logical decoding message, for a reader of a logical
+/// replication slot (workload 8, docs/performance.md).
+const FLOOR_PUSH: [(Sys, &str, &str); 3] = [
+    (Sys::Floor, "floor_update", "PERFORM pg_notify('bench', json_build_object('doc', d, 'gen', g)::text);"),
+    (Sys::FloorQuiet, "floor_update_quiet", "-- no push"),
+    (Sys::FloorWal, "floor_update_wal", "PERFORM pg_logical_emit_message(true, 'nodesync', json_build_object('doc', d, 'gen', g)::text);"),
+];
+
+/// The ordinary role of [`Sys::ExtRole`].
+pub const ROLE: &str = "nodesync_bench_writer";
+
+/// Sets up [`ROLE`] the way docs/security.md tells a deployment to ("Keyed on the role"): a
+/// login role without superuser or BYPASSRLS, the access table, RLS on nodesync.documents with
+/// the documented SELECT, UPDATE and INSERT policies, write access to `docs`, and 20,000 access
+/// rows of other roles. Once per database (the role itself is created if it is missing).
+/// Superusers bypass RLS, so the other systems' paths do not change.
+pub fn setup_role(c: &mut Client, docs: &[&str]) {
+    c.batch_execute(&format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN
+             CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+           END IF;
+         END $$;"
+    ))
+    .expect("create the ordinary role");
+    c.batch_execute(&format!("{}; {}", nodesync_testkit::ROLE_KEYED_POLICIES, nodesync_testkit::ROLE_KEYED_INSERT_POLICY))
+        .expect("the policies of docs/security.md");
+    for d in docs {
+        c.execute("INSERT INTO app.doc_access VALUES ($1, $2, true)", &[d, &ROLE]).unwrap();
+    }
+    // other tenants' rows, as a deployment has them: with a handful of rows the planner would
+    // hash the whole table for the policies' EXISTS instead of probing its primary key
+    c.batch_execute(
+        "INSERT INTO app.doc_access SELECT 'other/doc-' || i, 'other_role_' || (i % 500), i % 3 = 0
+           FROM generate_series(1, 20000) i",
+    )
+    .unwrap();
+    c.batch_execute("VACUUM ANALYZE app.doc_access").unwrap();
+}
+
+/// Whether [`setup_role`] has run on this database (the role and the access table exist).
+pub fn role_is_set_up(c: &mut Client) -> bool {
+    c.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AND to_regclass('app.doc_access') IS NOT NULL", &[&ROLE])
+        .unwrap()
+        .get(0)
+}
+
 /// Node versions as the benchmark committed them (keys never edited are at version 1).
 /// The benchmark is the only writer, so it always knows the version to send.
 type VersionMap = HashMap<(Sys, String, String), i64>;
@@ -175,17 +261,17 @@ static VERSIONS: Mutex<Option<VersionMap>> = Mutex::new(None);
 
 fn version_of(sys: Sys, doc: &str, key: &str) -> i64 {
     let g = VERSIONS.lock().unwrap();
-    g.as_ref().and_then(|m| m.get(&(sys, doc.to_string(), key.to_string())).copied()).unwrap_or(1)
+    g.as_ref().and_then(|m| m.get(&(sys.store(), doc.to_string(), key.to_string())).copied()).unwrap_or(1)
 }
 
 fn set_version(sys: Sys, doc: &str, key: &str, v: i64) {
     let mut g = VERSIONS.lock().unwrap();
-    g.get_or_insert_with(HashMap::new).insert((sys, doc.to_string(), key.to_string()), v);
+    g.get_or_insert_with(HashMap::new).insert((sys.store(), doc.to_string(), key.to_string()), v);
 }
 
 /// Loads the current versions of a document's nodes (for tools that start on an edited database).
 pub fn preload_versions(c: &mut Client, sys: Sys, doc: &str) {
-    let q = match sys {
+    let q = match sys.store() {
         Sys::Ext => "SELECT t.key, t.version FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id WHERE d.doc = $1",
         _ => "SELECT key, version FROM bench.floor_node WHERE doc = $1",
     };
@@ -209,14 +295,24 @@ pub struct Editor {
 
 impl Editor {
     pub fn new(sys: Sys) -> Editor {
-        let mut c = connect();
+        let mut c = match sys {
+            Sys::ExtRole => server().as_user(ROLE).connect(DB, APP),
+            _ => connect(),
+        };
+        if sys == Sys::ExtQuiet {
+            c.batch_execute("SET nodesync.notify = off").unwrap();
+        }
         let (upd, ins) = match sys {
-            Sys::Ext => (
+            Sys::Ext | Sys::ExtQuiet | Sys::ExtRole => (
                 c.prepare_typed("SELECT nodesync.apply_patch($1, $2::jsonb)->>'gen'", &[Type::TEXT, Type::TEXT]).unwrap(),
                 Some(c.prepare_typed("SELECT nodesync.apply_patch($1, $2::jsonb)->>'gen'", &[Type::TEXT, Type::TEXT]).unwrap()),
             ),
-            Sys::Floor => (
-                c.prepare_typed("SELECT bench.floor_update($1, $2, $3, $4::jsonb)::text", &[Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT]).unwrap(),
+            Sys::Floor | Sys::FloorQuiet | Sys::FloorWal => (
+                {
+                    let f = FLOOR_PUSH.iter().find(|p| p.0 == sys).expect("a floor variant").1;
+                    let sql = format!("SELECT bench.{f}($1, $2, $3, $4::jsonb)::text");
+                    c.prepare_typed(&sql, &[Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT]).unwrap()
+                },
                 Some(c.prepare_typed("SELECT bench.floor_insert($1, $2, $3::jsonb)::text", &[Type::TEXT, Type::TEXT, Type::TEXT]).unwrap()),
             ),
             Sys::Snap => (
@@ -227,11 +323,12 @@ impl Editor {
         Editor { c, sys, upd, ins, retries: 0 }
     }
 
-    /// Sets the `text` prop of one node (one committed transaction).
-    pub fn update(&mut self, doc: &str, key: &str, text: &str) {
+    /// Sets the `text` prop of one node (one committed transaction); returns the document's
+    /// gen (the snapshot-rewrite baseline: its version) after it.
+    pub fn update(&mut self, doc: &str, key: &str, text: &str) -> i64 {
         for attempt in 0..3 {
             let v = version_of(self.sys, doc, key);
-            let r = match self.sys {
+            let r = match self.sys.store() {
                 Sys::Ext => {
                     let patch = format!(
                         r#"{{"ops":[{{"op":"update","key":{},"version":{v},"props":{{"text":{}}}}}]}}"#,
@@ -244,14 +341,15 @@ impl Editor {
                     let delta = format!(r#"{{"text":{}}}"#, js(text));
                     self.c.query_one(&self.upd, &[&doc, &key, &v, &delta])
                 }
-                Sys::Snap => self.c.query_one(&self.upd, &[&doc, &key, &js(text)]),
+                _ => self.c.query_one(&self.upd, &[&doc, &key, &js(text)]),
             };
             match r {
-                Ok(_) => {
+                Ok(row) => {
                     if self.sys != Sys::Snap {
                         set_version(self.sys, doc, key, v + 1);
                     }
-                    return;
+                    let gen: String = row.get(0);
+                    return gen.parse().expect("a gen");
                 }
                 Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) && attempt < 2 => {
                     // Not expected (the benchmark is the only writer): re-read and retry.
@@ -262,10 +360,11 @@ impl Editor {
                 Err(e) => panic!("{} update {doc}/{key}: {e:?}", self.sys.name()),
             }
         }
+        unreachable!("the third attempt panics or returns")
     }
 
     fn actual_version(&mut self, doc: &str, key: &str) -> i64 {
-        let q = match self.sys {
+        let q = match self.sys.store() {
             Sys::Ext => "SELECT t.version FROM nodesync.tree t JOIN nodesync.documents d ON d.id = t.doc_id WHERE d.doc = $1 AND t.key = $2",
             _ => "SELECT version FROM bench.floor_node WHERE doc = $1 AND key = $2",
         };
@@ -275,7 +374,7 @@ impl Editor {
     /// Creates a node under `parent` right after sibling `after` (the floor keeps no order).
     pub fn insert(&mut self, doc: &str, key: &str, parent: &str, after: &str, text: &str) {
         let ins = self.ins.as_ref().expect("insert not measured for this system");
-        let r = match self.sys {
+        let r = match self.sys.store() {
             Sys::Ext => {
                 let patch = format!(
                     r#"{{"ops":[{{"op":"create","key":{},"kind":"paragraph","parent":{},"after":{},"props":{{"text":{}}}}}]}}"#,

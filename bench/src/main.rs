@@ -27,12 +27,12 @@ use db::Sys;
 use report::Report;
 use runner::Mode;
 use stats::r3;
-use workloads::{diffs, edits, snapshots, typing, wal};
+use workloads::{diffs, edits, roles, scaling, snapshots, typing, wal, Docs};
 
 /// pg_nodesync against two plain-SQL baselines (a "floor" and ShareDB's snapshot-rewrite
 /// pattern), measured in alternating rounds of the same run on the same cluster.
 ///
-/// Without a command: the whole benchmark (workloads 1-7), results in --out. Expects a
+/// Without a command: the whole benchmark (workloads 1-9), results in --out. Expects a
 /// cluster with the extension installed (scripts/bench.sh sets one up).
 #[derive(Parser)]
 #[command(name = "pg_nodesync_bench")]
@@ -82,6 +82,10 @@ enum Command {
         #[arg(value_name = "quick", value_parser = ["quick"])]
         size: Option<String>,
     },
+    /// Workloads 8 and 9 alone (commits/s across documents with and without NOTIFY; an ordinary
+    /// role under RLS vs a superuser) on a fresh bench database holding only their documents;
+    /// results, charts and the role targets in --out, like a full run
+    Scaling,
 }
 
 fn main() {
@@ -94,11 +98,53 @@ fn main() {
             let r = trace::w7(&cli.trace_file, cli.quick || size.is_some(), &mut Report::default());
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
         }
+        Some(Command::Scaling) => scaling_run(&cli),
         None => full_run(&cli),
     }
 }
 
-/// Workloads 1-7, the targets, and the files.
+/// Workloads 8 (both commit modes) and 9 (both commit modes, after setting up the role).
+fn w8_w9(cfg: &Cfg, docs: &Docs, rep: &mut Report) -> (BTreeMap<&'static str, serde_json::Value>, BTreeMap<&'static str, serde_json::Value>) {
+    let mut w8r = BTreeMap::new();
+    for mode in [Mode::Durable, Mode::Async] {
+        w8r.insert(mode.name(), scaling::w8(cfg, docs, mode, rep));
+    }
+    roles::check_role(docs);
+    let mut w9r = BTreeMap::new();
+    for mode in [Mode::Durable, Mode::Async] {
+        w9r.insert(mode.name(), roles::w9(cfg, docs, mode, rep));
+    }
+    (w8r, w9r)
+}
+
+/// `scaling`: workloads 8 and 9 on their documents only, with the role targets.
+fn scaling_run(cli: &Cli) {
+    let t_start = Instant::now();
+    let cfg = Cfg::new(cli.quick);
+    std::fs::create_dir_all(&cli.out).expect("create the output directory");
+    let docs = workloads::load_edit_docs(&cfg);
+    let mut c = db::connect();
+    let mut rep = Report::default();
+    let mach = report::machine(&mut c, &cli.source);
+    println!("machine: {mach}");
+    let (w8r, w9r) = w8_w9(&cfg, &docs, &mut rep);
+    println!("\n== targets");
+    targets::role(&w9r, &mut rep);
+    let elapsed = t_start.elapsed().as_secs_f64();
+    println!("\nscaling finished in {elapsed:.0}s ({})", if cli.quick { "BENCH_QUICK" } else { "full" });
+    for (k, v) in [
+        ("machine", mach),
+        ("mode", json!(if cli.quick { "quick scaling" } else { "scaling" })),
+        ("seconds", json!(r3(elapsed))),
+        ("w8_commits_across_documents", json!(w8r)),
+        ("w9_ordinary_role", json!(w9r)),
+    ] {
+        rep.json.insert(k.into(), v);
+    }
+    rep.write(&cli.out).expect("write the results");
+}
+
+/// Workloads 1-9, the targets, and the files.
 fn full_run(cli: &Cli) {
     let t_start = Instant::now();
     let quick = cli.quick;
@@ -125,8 +171,9 @@ fn full_run(cli: &Cli) {
     let (w5r, wal) = wal::w5(&cfg, &docs, &mut rep);
     let w6r = typing::w6(&cfg, &docs, &mut rep);
     let w7r = trace::w7(&cli.trace_file, quick, &mut rep);
+    let (w8r, w9r) = w8_w9(&cfg, &docs, &mut rep);
 
-    let inputs = targets::Inputs { w1: &w1r, w2: &w2r, diffs: &diffs, wal: &wal };
+    let inputs = targets::Inputs { w1: &w1r, w2: &w2r, w9: &w9r, diffs: &diffs, wal: &wal };
     targets::evaluate(&cfg, &docs, &inputs, &mut rep);
 
     let elapsed = t_start.elapsed().as_secs_f64();
@@ -145,6 +192,8 @@ fn full_run(cli: &Cli) {
         ("w5_wal", w5r),
         ("w6_trace", w6r),
         ("w7_real_trace", w7r),
+        ("w8_commits_across_documents", json!(w8r)),
+        ("w9_ordinary_role", json!(w9r)),
     ] {
         rep.json.insert(k.into(), v);
     }

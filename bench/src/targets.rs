@@ -10,13 +10,15 @@ use crate::db::Sys;
 use crate::report::Report;
 use crate::runner::Mode;
 use crate::workloads::diffs::DiffSeries;
+use crate::workloads::roles::SCENARIOS;
 use crate::workloads::Docs;
 
-/// What the targets read: workloads 1 and 2 per commit mode (their JSON), workload 3's
+/// What the targets read: workloads 1, 2 and 9 per commit mode (their JSON), workload 3's
 /// series, workload 5's (cold, warm) WAL bytes per edit per system.
 pub struct Inputs<'a> {
     pub w1: &'a BTreeMap<&'static str, Value>,
     pub w2: &'a BTreeMap<&'static str, Value>,
+    pub w9: &'a BTreeMap<&'static str, Value>,
     pub diffs: &'a DiffSeries,
     pub wal: &'a BTreeMap<Sys, (f64, f64)>,
 }
@@ -70,4 +72,16 @@ pub fn evaluate(cfg: &Cfg, docs: &Docs, r: &Inputs<'_>, rep: &mut Report) {
     );
     let wc = wal[&Sys::Ext].0 / wal[&Sys::Floor].0;
     println!("info WAL per edit (cold, after CHECKPOINT): {:.0} B / {:.0} B = {wc:.2}x floor", wal[&Sys::Ext].0, wal[&Sys::Floor].0);
+    role(r.w9, rep);
+}
+
+/// Workload 9's targets: an ordinary role under RLS edits at 0.9x the superuser's rate or better.
+pub fn role(w9: &BTreeMap<&'static str, Value>, rep: &mut Report) {
+    for mode in [Mode::Durable, Mode::Async] {
+        let m = mode.name();
+        for (sc, _, _) in SCENARIOS {
+            let r = w9[m][sc]["ratio_to_superuser"].as_f64().unwrap_or(0.0);
+            rep.target(&format!("non-superuser one-node edit, {sc} ({m}) >= 0.9x superuser"), format!("{r:.2}x"), r >= 0.9);
+        }
+    }
 }

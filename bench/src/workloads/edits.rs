@@ -13,6 +13,18 @@ use crate::db::{flat_key, Editor, Sys};
 use crate::report::{lat_header, lat_line, lats_json, Report};
 use crate::runner::{compare, edit_text, pool, Mode, Pool};
 
+/// The edit of workload 1's scenario `si` by client thread `t` (workloads 8 and 9 use it too):
+/// 0 = a random paragraph of w1; 1 = a random paragraph of w1 among those thread `t` owns (index
+/// `t` mod 8); 2 = a random paragraph of the thread's own document `w8-t`.
+pub fn w1_edit(d: &Docs, paras: usize, si: usize, ed: &mut Editor, t: usize, rng: &mut Rng) {
+    let text = edit_text(rng);
+    match si {
+        0 => ed.update(&d.w1, &flat_key(rng.usize(..paras)), &text),
+        1 => ed.update(&d.w1, &flat_key(rng.usize(..paras / 8) * 8 + t), &text),
+        _ => ed.update(&d.w8[t], &flat_key(rng.usize(..paras)), &text),
+    };
+}
+
 /// Workload 1: one-node prop update at 1 and 8 clients.
 pub fn w1(cfg: &Cfg, d: &Docs, mode: Mode, rep: &mut Report) -> Value {
     rep.section(&format!("1. one-node prop update, {} nodes per document, {} commits", cfg.w1_nodes, mode.name()));
@@ -27,18 +39,7 @@ pub fn w1(cfg: &Cfg, d: &Docs, mode: Mode, rep: &mut Report) -> Value {
     let mut chart_groups = vec![];
     for (si, (short, label, clients)) in scenarios.iter().enumerate() {
         let mut pools: Vec<Pool> = [Sys::Ext, Sys::Floor, Sys::Snap].iter().map(|s| pool(*s, *clients, mode, usize::MAX)).collect();
-        let op = |ed: &mut Editor, t: usize, rng: &mut Rng| {
-            let text = edit_text(rng);
-            match si {
-                0 => ed.update(&d.w1, &flat_key(rng.usize(..paras)), &text),
-                1 => {
-                    // thread t owns the paragraphs whose index is t mod 8
-                    let i = rng.usize(..paras / 8) * 8 + t;
-                    ed.update(&d.w1, &flat_key(i), &text)
-                }
-                _ => ed.update(&d.w8[t], &flat_key(rng.usize(..paras)), &text),
-            }
-        };
+        let op = |ed: &mut Editor, t: usize, rng: &mut Rng| w1_edit(d, paras, si, ed, t, rng);
         let m = compare(&mut pools, cfg.rounds, cfg.round_secs, &format!("{} {label}", mode.name()), &op);
         for (s, l) in &m {
             rep.line(lat_line(label, *s, l, &m));

@@ -8,9 +8,13 @@
 //! | 5. WAL bytes per edit | [`wal`] |
 //! | 6. synthetic typing trace | [`typing`] |
 //! | 7. real keystroke trace, text ops vs whole-value updates | [`crate::trace`] |
+//! | 8. commits/s across 1-8 documents, with and without NOTIFY | [`scaling`] |
+//! | 9. one-node edit as an ordinary role under RLS vs a superuser | [`roles`] |
 
 pub mod diffs;
 pub mod edits;
+pub mod roles;
+pub mod scaling;
 pub mod snapshots;
 pub mod typing;
 pub mod wal;
@@ -52,6 +56,16 @@ impl Docs {
 /// Creates the bench database and loads every document through `nodesync.apply_patch`, then
 /// mirrors each into the baselines.
 pub fn load(cfg: &Cfg) -> Docs {
+    load_docs(cfg, true)
+}
+
+/// Like [`load`], but only the documents of workloads 1, 8 and 9 (`w1`, `w8-*`): the
+/// `scaling` command.
+pub fn load_edit_docs(cfg: &Cfg) -> Docs {
+    load_docs(cfg, false)
+}
+
+fn load_docs(cfg: &Cfg, all: bool) -> Docs {
     let t0 = Instant::now();
     let mut c = db::create_database();
     c.batch_execute("SET nodesync.max_ops_per_patch = 100000; SET synchronous_commit = off").unwrap();
@@ -66,7 +80,7 @@ pub fn load(cfg: &Cfg) -> Docs {
     }
     let mut sizes = vec![];
     let (mut big_sections, mut big_per) = (0, 0);
-    for (i, (label, n)) in cfg.sizes.iter().enumerate() {
+    for (i, (label, n)) in cfg.sizes.iter().enumerate().filter(|_| all) {
         let doc = format!("s{label}");
         let last = i + 1 == cfg.sizes.len();
         if last && cfg.big_sections > 0 {
@@ -81,8 +95,10 @@ pub fn load(cfg: &Cfg) -> Docs {
         sizes.push((label.clone(), doc, *n));
     }
     let trace = "trace".to_string();
-    db::load_flat(&mut c, &trace, cfg.trace_paras + 1, true);
-    db::mirror(&mut c, &trace, true);
+    if all {
+        db::load_flat(&mut c, &trace, cfg.trace_paras + 1, true);
+        db::mirror(&mut c, &trace, true);
+    }
     eprintln!("VACUUM ANALYZE, CHECKPOINT ...");
     c.batch_execute("VACUUM ANALYZE").unwrap();
     c.batch_execute("CHECKPOINT").unwrap();
