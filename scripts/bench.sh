@@ -5,8 +5,10 @@
 #   BENCH_ARGS=trace scripts/bench.sh  only workload 7, the real keystroke trace (text ops vs
 #                                      whole-value updates); BENCH_ARGS="trace quick": 20k edits
 #   BENCH_ARGS=scaling scripts/bench.sh  only workloads 8 and 9 (commits/s across documents with
-#                                      and without NOTIFY; an ordinary role under RLS); with
-#                                      BENCH_QUICK=1 about 1.5 minutes
+#                                      and without NOTIFY; an ordinary role under RLS) and the
+#                                      push latency; with BENCH_QUICK=1 about 1.5 minutes
+# After a full run and after `scaling`, the cluster is restarted with wal_level=logical and
+# `pg_nodesync_bench push` measures NOTIFY against a logical replication slot (BENCH_PUSH=0: no).
 # Results: target/bench/ (results.txt, results.json, one *.svg per figure, output.txt).
 # A MISS is reported, never an error: the exit status is non-zero only if the benchmark
 # itself could not run.
@@ -61,4 +63,14 @@ export BENCH_SOURCE="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src
 bench_bin="${CARGO_TARGET_DIR:-target}"/release/pg_nodesync_bench
 # shellcheck disable=SC2086
 "$bench_bin" ${BENCH_ARGS:-} 2>&1 | tee target/bench/output.txt
+case "${BENCH_ARGS:-}" in
+  "" | scaling) push=${BENCH_PUSH:-1} ;;
+  *) push=0 ;;
+esac
+if [ "$push" != 0 ]; then
+  echo "bench: restarting the cluster with wal_level=logical for the push latency"
+  scripts/cluster.sh stop
+  NODESYNC_WAL_LEVEL=logical scripts/cluster.sh start
+  "$bench_bin" push 2>&1 | tee -a target/bench/output.txt
+fi
 echo "bench: done in $((SECONDS - t0))s; results in ${BENCH_OUT:-target/bench}/"

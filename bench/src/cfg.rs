@@ -30,6 +30,8 @@ pub struct Cfg {
     /// Workload 9 (ordinary role vs superuser): alternating rounds and seconds per round.
     pub role_rounds: usize,
     pub role_secs: f64,
+    /// `push` (latency of NOTIFY and of a logical slot): seconds per measurement.
+    pub push_secs: f64,
 }
 
 impl Cfg {
@@ -56,6 +58,7 @@ impl Cfg {
                 scale_secs: 0.5,
                 role_rounds: 2,
                 role_secs: 1.0,
+                push_secs: 1.0,
             }
         } else {
             Cfg {
@@ -84,6 +87,7 @@ impl Cfg {
                 scale_secs: 0.8,
                 role_rounds: 3,
                 role_secs: 1.5,
+                push_secs: 2.0,
             }
         }
     }

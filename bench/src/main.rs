@@ -7,6 +7,7 @@ mod cfg;
 mod charts;
 mod db;
 mod profile;
+mod push;
 mod report;
 mod runner;
 mod stats;
@@ -86,6 +87,11 @@ enum Command {
     /// role under RLS vs a superuser) on a fresh bench database holding only their documents;
     /// results, charts and the role targets in --out, like a full run
     Scaling,
+    /// Push latency: NOTIFY vs a logical replication slot (walsender stream and SQL polling),
+    /// slot creation, WAL kept for a reader that is gone. Needs wal_level = logical and the bench
+    /// database of a run before (scripts/bench.sh restarts the cluster for it); adds its section
+    /// to results.txt and results.json in --out
+    Push,
 }
 
 fn main() {
@@ -99,6 +105,7 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
         }
         Some(Command::Scaling) => scaling_run(&cli),
+        Some(Command::Push) => push::run(&Cfg::new(cli.quick), &cli.out),
         None => full_run(&cli),
     }
 }

@@ -55,6 +55,32 @@ impl Report {
         println!("wrote {}/results.json, results.txt and {} charts", out_dir.display(), self.charts.len());
         Ok(())
     }
+
+    /// Adds this report's sections and JSON to the results an earlier run wrote in `out_dir`
+    /// (the sections before its targets; starts the files if there are none), and writes the
+    /// charts. For commands that run after the main run (`push`).
+    pub fn append(self, out_dir: &Path) -> std::io::Result<()> {
+        let json_path = out_dir.join("results.json");
+        let mut all = match std::fs::read_to_string(&json_path).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+            Some(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        all.extend(self.json);
+        std::fs::write(&json_path, serde_json::to_string_pretty(&Value::Object(all)).unwrap())?;
+        let txt_path = out_dir.join("results.txt");
+        let old = std::fs::read_to_string(&txt_path).unwrap_or_default();
+        let rows = self.rows.join("\n");
+        let txt = match old.find("\n\n== targets\n") {
+            Some(i) => format!("{}\n{rows}{}", &old[..i], &old[i..]),
+            None => format!("{old}\n{rows}\n"),
+        };
+        std::fs::write(&txt_path, txt)?;
+        for (name, body) in &self.charts {
+            std::fs::write(out_dir.join(name), body)?;
+        }
+        println!("added to {}/results.json and results.txt", out_dir.display());
+        Ok(())
+    }
 }
 
 fn target_line(what: &str, value: &str, pass: bool) -> String {

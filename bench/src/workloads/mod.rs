@@ -10,6 +10,7 @@
 //! | 7. real keystroke trace, text ops vs whole-value updates | [`crate::trace`] |
 //! | 8. commits/s across 1-8 documents, with and without NOTIFY | [`scaling`] |
 //! | 9. one-node edit as an ordinary role under RLS vs a superuser | [`roles`] |
+//! | push latency: NOTIFY vs a logical replication slot (`push`, wal_level = logical) | [`crate::push`] |
 
 pub mod diffs;
 pub mod edits;
