@@ -27,7 +27,8 @@ pub struct Cfg {
     /// alternating rounds and seconds per round.
     pub scale_rounds: usize,
     pub scale_secs: f64,
-    /// Workload 9 (ordinary role vs superuser): alternating rounds and seconds per round.
+    /// Workload 9 (ordinary role vs superuser): alternating rounds and seconds per round (short
+    /// rounds, many of them: its ratio is a ~10 % effect, smaller than this machine's drift).
     pub role_rounds: usize,
     pub role_secs: f64,
     /// `push` (latency of NOTIFY and of a logical slot): seconds per measurement.
@@ -56,8 +57,8 @@ impl Cfg {
                 trace_snap_edits: 200,
                 scale_rounds: 2,
                 scale_secs: 0.5,
-                role_rounds: 2,
-                role_secs: 1.0,
+                role_rounds: 4,
+                role_secs: 0.5,
                 push_secs: 1.0,
             }
         } else {
@@ -84,10 +85,10 @@ impl Cfg {
                 trace_durable_edits: 2_000,
                 trace_snap_edits: 1_000,
                 scale_rounds: 3,
-                scale_secs: 0.8,
-                role_rounds: 3,
-                role_secs: 1.5,
-                push_secs: 2.0,
+                scale_secs: 0.7,
+                role_rounds: 6,
+                role_secs: 0.75,
+                push_secs: 1.5,
             }
         }
     }
