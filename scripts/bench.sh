@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: pg_nodesync against same-run plain-SQL baselines (docs/performance.md).
-#   scripts/bench.sh                 full run (about 20 minutes on 2 cores)
-#   BENCH_QUICK=1 scripts/bench.sh   smaller sizes and shorter rounds (about 3-4 minutes)
+#   scripts/bench.sh                 full run (about 19 minutes on 2 cores)
+#   BENCH_QUICK=1 scripts/bench.sh   smaller sizes and shorter rounds (about 4.5 minutes)
 #   BENCH_ARGS=trace scripts/bench.sh  only workload 7, the real keystroke trace (text ops vs
 #                                      whole-value updates); BENCH_ARGS="trace quick": 20k edits
 #   BENCH_ARGS=scaling scripts/bench.sh  only workloads 8 and 9 (commits/s across documents with

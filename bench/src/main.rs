@@ -38,7 +38,7 @@ use workloads::{diffs, edits, roles, scaling, snapshots, typing, wal, Docs};
 #[derive(Parser)]
 #[command(name = "pg_nodesync_bench")]
 struct Cli {
-    /// Smaller sizes and shorter rounds (about 3 minutes); 0, false, no or off mean a full run
+    /// Smaller sizes and shorter rounds (about 4 minutes); 0, false, no or off mean a full run
     #[arg(long, env = "BENCH_QUICK", value_parser = FalseyValueParser::new())]
     quick: bool,
     /// Output directory: results.txt, results.json, one SVG per figure
