@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fastrand::Rng;
@@ -104,12 +104,16 @@ fn create_slot(c: &mut Client, slot: &str, plugin: &str) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
 }
 
+/// Whether `slot` is in use by a walsender; None if there is no such slot.
+fn slot_active(c: &mut Client, slot: &str) -> Option<bool> {
+    c.query_opt("SELECT active FROM pg_replication_slots WHERE slot_name = $1", &[&slot]).unwrap().map(|r| r.get(0))
+}
+
 /// Drops `slot` if it exists, once no walsender uses it.
 fn drop_slot(c: &mut Client, slot: &str) {
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(10) {
-        let active: Option<bool> = c.query_opt("SELECT active FROM pg_replication_slots WHERE slot_name = $1", &[&slot]).unwrap().map(|r| r.get(0));
-        match active {
+        match slot_active(c, slot) {
             None => return,
             Some(false) => {
                 c.execute("SELECT pg_drop_replication_slot($1)", &[&slot]).unwrap();
@@ -124,7 +128,7 @@ fn drop_slot(c: &mut Client, slot: &str) {
 /// A running reader: its thread (which returns the durations of its SQL polls) and, for the
 /// stream, the pg_recvlogical process.
 struct Reader {
-    stop: &'static AtomicBool,
+    stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<Hist>,
     child: Option<std::process::Child>,
     slot: Option<&'static str>,
@@ -140,14 +144,15 @@ fn pg_recvlogical() -> String {
 
 /// Starts the reader of `mech`; it sends (writer, gen, arrival) for every payload it sees.
 fn start_reader(mech: Mech, admin: &mut Client, tx: mpsc::Sender<(usize, i64, Instant)>) -> Result<Reader, String> {
-    let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
     match mech {
         Mech::Notify => {
             let mut c = db::connect();
             c.batch_execute("LISTEN bench").unwrap();
             let thread = std::thread::spawn(move || {
                 let mut n = c.notifications();
-                while !stop.load(Ordering::Relaxed) {
+                while !stopped.load(Ordering::Relaxed) {
                     let mut it = n.timeout_iter(Duration::from_millis(50));
                     while let Ok(Some(m)) = it.next() {
                         if let Some((i, g)) = parse_payload(m.payload()) {
@@ -187,7 +192,7 @@ fn start_reader(mech: Mech, admin: &mut Client, tx: mpsc::Sender<(usize, i64, In
             });
             // streaming once the walsender holds the slot
             let t0 = Instant::now();
-            while query_f64(admin, "SELECT CASE WHEN active THEN 1 ELSE 0 END::float8 FROM pg_replication_slots WHERE slot_name = $1", slot) != Some(1.0) {
+            while slot_active(admin, slot) != Some(true) {
                 if t0.elapsed() > Duration::from_secs(10) || child.try_wait().ok().flatten().is_some() {
                     let _ = child.kill();
                     let mut err = String::new();
@@ -213,7 +218,7 @@ fn start_reader(mech: Mech, admin: &mut Client, tx: mpsc::Sender<(usize, i64, In
             let thread = std::thread::spawn(move || {
                 let mut calls = Hist::default();
                 let mut next = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
+                while !stopped.load(Ordering::Relaxed) {
                     next += Duration::from_millis(POLL_MS);
                     if let Some(d) = next.checked_duration_since(Instant::now()) {
                         std::thread::sleep(d);
