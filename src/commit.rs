@@ -21,7 +21,7 @@ use nodesync_core::engine::Plan;
 use nodesync_core::prepare::PatchResult;
 use nodesync_core::{Error, Limits, Result};
 
-use crate::sql::{col, exec, req, Stmt};
+use crate::sql::{col, exec, req, stored_object, Stmt};
 
 // One commit is one statement: its data-modifying CTEs run on one snapshot (Postgres runs
 // every data-modifying CTE to completion, referenced or not). Empty arrays make a part a no-op,
@@ -246,11 +246,7 @@ pub fn duplicate(client: &SpiClient<'_>, doc_id: i64, current_gen: i64, who: &st
         None => None,
     };
     Ok(Some(match found {
-        Some((gen, versions)) => match serde_json::from_str(&versions) {
-            Ok(Value::Object(versions)) => PatchResult { gen, versions, duplicate: true },
-            Ok(_) => return Err(Error::Internal("stored versions are not an object".into())),
-            Err(e) => return Err(Error::Internal(format!("stored versions: {e}"))),
-        },
+        Some((gen, versions)) => PatchResult { gen, versions: stored_object("stored versions", &versions)?, duplicate: true },
         None => PatchResult { duplicate: true, ..PatchResult::unchanged(current_gen) },
     }))
 }

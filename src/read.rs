@@ -15,7 +15,7 @@ use nodesync_core::tree::{diff_json, snapshot_json, Row};
 use nodesync_core::{Error, Result};
 
 use crate::documents;
-use crate::sql::{col, exec, req, Stmt};
+use crate::sql::{col, exec, req, stored_object, Stmt};
 
 const NOW: Stmt = Stmt {
     sql: "SELECT key, parent, pos::text, kind, props::text, version, gen,
@@ -168,20 +168,12 @@ pub fn check_history(client: &SpiClient<'_>, doc: &str, since: Option<i64>, what
     Ok(d.id)
 }
 
-fn parse_object(what: &str, text: &str) -> Result<Map<String, Value>> {
-    match serde_json::from_str(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::Internal(format!("{what} is not an object"))),
-        Err(e) => Err(Error::Internal(format!("{what} does not parse: {e}"))),
-    }
-}
-
 fn state_of(r: &Row, deleted: bool) -> Result<NodeState> {
     Ok(NodeState {
         parent: r.parent.clone(),
         pos: r.pos.clone(),
         kind: r.kind.clone(),
-        props: if deleted { None } else { Some(parse_object("stored props", &r.props)?) },
+        props: if deleted { None } else { Some(stored_object("stored props", &r.props)?) },
         version: r.version,
         gen: r.gen,
     })
@@ -207,7 +199,7 @@ fn at_gen_rows(t: pgrx::spi::SpiTupleTable<'_>, at: i64) -> Result<Vec<Row>> {
     for r in t {
         let gen: i64 = req(&r, 8)?;
         if req::<i32>(&r, 1)? == 1 {
-            undo.insert(gen, parse_object("an undo column", &req::<String>(&r, 6)?)?);
+            undo.insert(gen, stored_object("an undo column", &req::<String>(&r, 6)?)?);
             continue;
         }
         let row = Row {

@@ -8,11 +8,11 @@ use pgrx::pg_sys::BuiltinOid::*;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
 
 use nodesync_core::store::{Child, Store, StoredNode};
-use nodesync_core::{Error, Result};
+use nodesync_core::Result;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-use crate::sql::{col, exec, req, Stmt};
+use crate::sql::{col, exec, req, stored_object, Stmt};
 
 pub struct SpiStore<'a, 'c> {
     client: &'a SpiClient<'c>,
@@ -91,11 +91,7 @@ fn stored(r: &SpiHeapTupleData<'_>, deleted: bool) -> Result<StoredNode> {
 fn props_of(key: &str, text: Option<String>) -> Result<Map<String, Value>> {
     match text {
         None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(&text) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(Error::Internal(format!("props of {key:?} are not an object"))),
-            Err(e) => Err(Error::Internal(format!("props of {key:?} do not parse: {e}"))),
-        },
+        Some(text) => stored_object(&format!("the props of {key:?}"), &text),
     }
 }
 

@@ -50,3 +50,13 @@ pub fn col<T: pgrx::FromDatum + pgrx::IntoDatum>(row: &pgrx::spi::SpiHeapTupleDa
 pub fn req<T: pgrx::FromDatum + pgrx::IntoDatum>(row: &pgrx::spi::SpiHeapTupleData<'_>, i: usize) -> Result<T> {
     col::<T>(row, i)?.ok_or_else(|| nodesync_core::Error::Internal(format!("unexpected NULL in column {i}")))
 }
+
+/// A JSON object stored by pg_nodesync (props, a log row's versions or undo entries), read
+/// back as text; anything else is an internal error naming `what`.
+pub fn stored_object(what: &str, text: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err(nodesync_core::Error::Internal(format!("{what} is not an object"))),
+        Err(e) => Err(nodesync_core::Error::Internal(format!("{what} does not parse: {e}"))),
+    }
+}
