@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use nodesync_core::history::{rewind, NodeState};
+use nodesync_core::history::{rewind, state_at, NodeState};
 use nodesync_core::tree::{diff_json, snapshot_json, Row};
 use nodesync_core::{Error, Result};
 
@@ -219,16 +219,9 @@ fn at_gen_rows(t: pgrx::spi::SpiTupleTable<'_>, at: i64) -> Result<Vec<Row>> {
             live.push(row);
             continue;
         }
-        let mut s = state_of(&row, deleted)?;
-        while s.gen > at && s.version > 1 {
-            let entry = undo.get(&s.gen).and_then(|u| u.get(&row.key)).ok_or_else(|| {
-                Error::Internal(format!("the history of {:?} has no entry at gen {}", row.key, s.gen))
-            })?;
-            s = rewind(&s, entry)?;
-        }
-        // a state of version 1 after `at` was created after it; tombstones are never rewound to
-        if s.gen <= at && s.props.is_some() {
-            live.push(row_of(row.key, s));
+        let key = row.key.clone();
+        if let Some(s) = state_at(&key, state_of(&row, deleted)?, at, |g| undo.get(&g).and_then(|u| u.get(&key)))? {
+            live.push(row_of(key, s));
         }
     }
     Ok(live)

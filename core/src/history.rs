@@ -187,6 +187,21 @@ pub fn rewind(state: &NodeState, entry: &Value) -> Result<NodeState> {
     Ok(old)
 }
 
+/// A node's state at gen `at`, from its `state` now and `entry(gen)`, the undo entry for this
+/// node of the commit at `gen` (every commit after `at` that changed or deleted the node has
+/// one). `None` if the node did not exist at `at` (created after it) or was a tombstone then.
+pub fn state_at<'e>(key: &str, state: NodeState, at: i64, entry: impl Fn(i64) -> Option<&'e Value>) -> Result<Option<NodeState>> {
+    let mut s = state;
+    while s.gen > at {
+        if s.version == 1 {
+            return Ok(None);
+        }
+        let e = entry(s.gen).ok_or_else(|| Error::Internal(format!("the history of {key:?} has no entry at gen {}", s.gen)))?;
+        s = rewind(&s, e)?;
+    }
+    Ok(s.props.is_some().then_some(s))
+}
+
 fn unsplice(after: &str, sp: &Value) -> Option<String> {
     let at = usize::try_from(sp.get(0)?.as_u64()?).ok()?;
     let len = usize::try_from(sp.get(1)?.as_u64()?).ok()?;

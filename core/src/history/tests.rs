@@ -155,7 +155,7 @@ fn rewound(store: &crate::memstore::MemStore, undos: &std::collections::BTreeMap
     let keys: Vec<String> = out.nodes.keys().cloned().collect();
     for key in keys {
         let n = &out.nodes[&key];
-        let mut s = NodeState {
+        let s = NodeState {
             parent: n.row.parent.clone(),
             pos: n.row.pos.clone(),
             kind: n.row.kind.clone(),
@@ -163,24 +163,18 @@ fn rewound(store: &crate::memstore::MemStore, undos: &std::collections::BTreeMap
             version: n.row.version,
             gen: n.row.gen,
         };
-        let mut exists = true;
-        while s.gen > at {
-            if s.version == 1 {
-                exists = false;
-                break;
+        let s = match state_at(&key, s, at, |g| undos.get(&g).and_then(|u| u.get(&key))).unwrap() {
+            Some(s) => s,
+            None => {
+                out.nodes.remove(&key);
+                continue;
             }
-            let e = &undos[&s.gen][&key];
-            s = rewind(&s, e).unwrap();
-        }
-        if !exists {
-            out.nodes.remove(&key);
-            continue;
-        }
+        };
         let n = out.nodes.get_mut(&key).unwrap();
         n.row.parent = s.parent;
         n.row.pos = s.pos;
         n.row.kind = s.kind;
-        n.row.deleted = s.props.is_none();
+        n.row.deleted = false;
         n.props = s.props.unwrap_or_default();
         n.row.version = s.version;
         n.row.gen = s.gen;
