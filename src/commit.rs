@@ -12,6 +12,7 @@
 //! rewinds the current tree through the commits after it, which are all kept.
 
 use pgrx::pg_sys::BuiltinOid::*;
+use pgrx::datum::DatumWithOid;
 use pgrx::spi::SpiClient;
 use std::sync::OnceLock;
 
@@ -26,8 +27,14 @@ use crate::sql::{col, exec, req, stored_object, Stmt};
 // One commit is one statement: its data-modifying CTEs run on one snapshot (Postgres runs
 // every data-modifying CTE to completion, referenced or not). Empty arrays make a part a no-op,
 // but Postgres still starts and finishes every part of a statement: commits that only change
-// existing nodes (edits, text ops) run the statement without the `/*nodes*/ ... /*end*/`
-// parts for deleted and created nodes (`changes_only`).
+// existing nodes run the statement without the `/*nodes*/ ... /*end*/` parts for deleted and
+// created nodes (`changes_only`), and a commit that changes one node (an edit, a keystroke's
+// text op) runs [`ONE_CHANGE`]. The rows a commit changes or deletes are found one
+// primary-key lookup per key (the `LATERAL ... OFFSET 0` subquery, as diff_since's lookup in
+// src/read.rs) and updated by their ctid, whatever the estimates: in 0.4.0 the kept generic
+// plan could read every row of the document and filter on the join with `unnest` (thousands
+// of rows for a one-node edit where statistics made a document look small;
+// tests/tests/rows_read.rs).
 const COMMIT: Stmt = Stmt {
     sql: "WITH changed AS (
             UPDATE nodesync.tree t SET
@@ -41,12 +48,17 @@ const COMMIT: Stmt = Stmt {
               gen = $2
             FROM unnest($5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])
                  AS u(key, moved, parent, pos, kind, delta)
-            WHERE t.doc_id = $1 AND t.key = u.key
+                 CROSS JOIN LATERAL (SELECT x.ctid AS tid FROM nodesync.tree x
+                                      WHERE x.doc_id = $1 AND x.key = u.key OFFSET 0) x
+            WHERE t.ctid = x.tid AND t.doc_id = $1
             RETURNING t.key, CASE WHEN u.delta IS NULL THEN 0 ELSE octet_length(t.props::text) END AS bytes),
           /*nodes*/deleted AS (
-            UPDATE nodesync.tree SET deleted = true, parent = NULL, pos = NULL, props = NULL,
-                   version = version + 1, gen = $2
-             WHERE doc_id = $1 AND key = ANY($11::text[])),
+            UPDATE nodesync.tree t SET deleted = true, parent = NULL, pos = NULL, props = NULL,
+                   version = t.version + 1, gen = $2
+              FROM unnest($11::text[]) AS u(key)
+                   CROSS JOIN LATERAL (SELECT x.ctid AS tid FROM nodesync.tree x
+                                        WHERE x.doc_id = $1 AND x.key = u.key OFFSET 0) x
+             WHERE t.ctid = x.tid AND t.doc_id = $1),
           created AS (
             INSERT INTO nodesync.tree (doc_id, key, parent, pos, kind, props, version, gen, deleted)
             SELECT $1, u.key, u.parent, u.pos, u.kind, u.props::jsonb, 1, $2, u.props IS NULL
@@ -79,12 +91,40 @@ fn changes_only() -> &'static Stmt {
         Stmt { sql: Box::leak(sql.into_boxed_str()), args: COMMIT_ARGS }
     })
 }
+/// The commit of a patch that changes one existing node and creates and deletes none: the
+/// node's row by primary key, its props merged with the delta (`$9`, NULL: unchanged) less the
+/// keys the delta removes (`$10`), no `unnest`, no subquery. The other parts as in [`COMMIT`].
+const ONE_CHANGE: Stmt = Stmt {
+    sql: "WITH changed AS (
+            UPDATE nodesync.tree t SET
+              parent = CASE WHEN $5 THEN $6 ELSE t.parent END,
+              pos = CASE WHEN $5 THEN $7 ELSE t.pos END,
+              kind = coalesce($8, t.kind),
+              props = CASE WHEN $9::text IS NULL THEN t.props ELSE (t.props || $9::jsonb) - $10::text[] END,
+              version = t.version + 1,
+              gen = $2
+            WHERE t.doc_id = $1 AND t.key = $4
+            RETURNING t.key, CASE WHEN $9::text IS NULL THEN 0 ELSE octet_length(t.props::text) END AS bytes),
+          logged AS (
+            INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at, undo)
+            VALUES ($1, $2, $11, $12, $13::jsonb, $14::jsonb, clock_timestamp(), $3::jsonb)),
+          bumped AS (
+            UPDATE nodesync.documents SET gen = $2 WHERE id = $1
+            RETURNING CASE WHEN $15::text IS NOT NULL THEN pg_notify($16, $15) END)
+          SELECT key, bytes FROM changed",
+    args: &[
+        INT8OID, INT8OID, TEXTOID, // doc_id, gen, undo entries (NULL: none)
+        TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, // key, moved, parent, pos, kind, delta, removed keys
+        TEXTOID, INT8OID, JSONBOID, TEXTOID, // log: client, seq, patch, versions
+        TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel
+    ],
+};
 pub const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
         INT8OID, INT8OID, INT8OID, TEXTOID, // doc_id, gen, live delta, undo entries (NULL: none)
         TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // changes
         TEXTARRAYOID, // deletes
         TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // creates
-        TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
+        TEXTOID, INT8OID, JSONBOID, TEXTOID, // log: client, seq, patch, versions
         TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel (nodesync.notify_channel)
 ];
 const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify($2, $1)", args: &[TEXTOID, TEXTOID] };
@@ -120,7 +160,7 @@ pub fn commit(
     doc_id: i64,
     gen: i64,
     plan: &Plan,
-    patch: &Value,
+    (patch, patch_datum): (&Value, Option<pgrx::pg_sys::Datum>),
     origin: &Origin<'_>,
     limits: &Limits,
 ) -> Result<()> {
@@ -131,6 +171,46 @@ pub fn commit(
     } else {
         (!plan.undo.is_empty()).then(|| Value::Object(plan.undo.clone()).to_string())
     };
+    // the log's patch: the argument's jsonb datum as sent, or (the text arguments of 0.1.0-0.3.0
+    // schemas) the parsed patch made jsonb
+    let patch: DatumWithOid<'_> = match patch_datum {
+        // SAFETY: a jsonb datum, the function's argument, valid for the call
+        Some(d) => unsafe { DatumWithOid::new(d, JSONBOID.value()) },
+        None => pgrx::JsonB(patch.clone()).into(),
+    };
+    let versions = Value::Object(plan.versions.clone()).to_string();
+    let payload = crate::guc::NOTIFY.get().then(|| notify_payload(doc, Some(gen)));
+    let channel = match payload {
+        Some(_) => crate::guc::notify_channel()?,
+        None => String::new(),
+    };
+    let only_changes = plan.creates.is_empty() && plan.ephemeral.is_empty() && plan.deletes.is_empty();
+    if let ([c], true, false) = (plan.changes.as_slice(), only_changes, pieces) {
+        let removed: Vec<String> = c.delta.iter().flatten().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect();
+        let t = exec(
+            client,
+            &ONE_CHANGE,
+            &[
+                doc_id.into(),
+                gen.into(),
+                undo.into(),
+                c.key.as_str().into(),
+                c.place.is_some().into(),
+                c.place.as_ref().map(|p| p.0.as_str()).into(),
+                c.place.as_ref().map(|p| p.1.as_str()).into(),
+                c.kind.as_deref().into(),
+                c.delta.as_ref().map(|d| Value::Object(d.clone()).to_string()).into(),
+                removed.into(),
+                origin.client.into(),
+                origin.seq.into(),
+                patch,
+                versions.into(),
+                payload.into(),
+                channel.into(),
+            ],
+        )?;
+        return check_props_size(t, doc, limits);
+    }
     let n = plan.changes.len();
     let (mut ckeys, mut moved, mut cparents, mut cposs, mut ckinds, mut deltas) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -159,17 +239,11 @@ pub fn commit(
         nkinds.push(kind.clone());
         nprops.push(None);
     }
-    let versions = Value::Object(plan.versions.clone()).to_string();
-    let payload = crate::guc::NOTIFY.get().then(|| notify_payload(doc, Some(gen)));
-    let channel = match payload {
-        Some(_) => crate::guc::notify_channel()?,
-        None => String::new(),
-    };
     let t = exec(
         client,
         if pieces {
             &crate::legacy::COMMIT
-        } else if plan.creates.is_empty() && plan.ephemeral.is_empty() && plan.deletes.is_empty() {
+        } else if only_changes {
             changes_only()
         } else {
             &COMMIT
@@ -193,7 +267,7 @@ pub fn commit(
             nprops.into(),
             origin.client.into(),
             origin.seq.into(),
-            patch.to_string().into(),
+            patch,
             versions.into(),
             payload.into(),
             channel.into(),
