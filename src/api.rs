@@ -38,7 +38,7 @@ fn json_arg(what: &str, text: &str) -> Result<Value> {
 /// The body of a function on one document: checks the id, runs `f` inside one SPI connection,
 /// names the document in argument and limit errors, and raises any error.
 fn on_doc<T>(doc: Option<&str>, f: impl FnOnce(&pgrx::spi::SpiClient<'_>, &str) -> Result<T>) -> T {
-    let r: Result<T> = doc_arg(doc).and_then(|doc| Spi::connect_mut(|c| f(c, doc)).map_err(|e| e.in_doc(doc)));
+    let r: Result<T> = doc_arg(doc).and_then(|doc| crate::sql::connect(|c| f(c, doc)).map_err(|e| e.in_doc(doc)));
     r.or_raise()
 }
 
@@ -57,7 +57,7 @@ fn create_doc_args<'a>(doc: Option<&'a str>, root_kind: Option<&'a str>, root_pr
 fn _create_doc_as_caller(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
     let r: Result<i64> = create_doc_args(doc, root_kind, root_props).and_then(|(doc, kind, props)| {
         crate::refusals::check_writable(doc, "create");
-        Spi::connect_mut(|c| documents::create(c, doc, kind, &props, &limits()))
+        crate::sql::connect(|c| documents::create(c, doc, kind, &props, &limits()))
     });
     r.or_raise()
 }
@@ -69,7 +69,7 @@ fn _create_doc_as_caller(doc: Option<&str>, root_kind: Option<&str>, root_props:
 fn _create_doc(doc: Option<&str>, root_kind: Option<&str>, root_props: Option<&str>) -> i64 {
     let r: Result<i64> = create_doc_args(doc, root_kind, root_props).and_then(|(doc, kind, props)| {
         crate::refusals::check_writable(doc, "create");
-        Spi::connect_mut(|c| documents::create_0_1_0(c, doc, kind, &props, &limits()))
+        crate::sql::connect(|c| documents::create_0_1_0(c, doc, kind, &props, &limits()))
     });
     r.or_raise()
 }
@@ -115,7 +115,7 @@ fn apply_to(
     }
     let limits = limits();
     let parsed = parse(&patch, &limits)?;
-    Spi::connect_mut(|c| {
+    crate::sql::connect(|c| {
         // an empty patch without a seq takes no lock
         if seq.is_none() && parsed.ops.is_empty() {
             let d = documents::get(c, doc)?;

@@ -1,4 +1,5 @@
-//! Prepared statements, planned once per backend and kept (`SPI_keepplan`).
+//! Prepared statements, planned once per backend and kept (`SPI_keepplan`), run inside
+//! [`connect`].
 //! Every statement runs as a *mutating* SPI call (read_only = false), so each one takes a fresh
 //! snapshot under READ COMMITTED: after a patch waits for the document lock, it reads what the
 //! previous holder committed.
@@ -8,7 +9,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::{BuiltinOid, PgOid};
+use pgrx::pg_sys::{self, BuiltinOid, PgOid};
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
 
 use nodesync_core::Result;
@@ -33,6 +34,54 @@ fn plan(client: &SpiClient<'_>, s: &Stmt) -> Result<Rc<OwnedPreparedStatement>> 
     let p = Rc::new(client.prepare_mut(s.sql, &types).map_err(spi)?.keep());
     PLANS.with(|m| m.borrow_mut().insert(s.sql, p.clone()));
     Ok(p)
+}
+
+/// Runs `f` inside one SPI connection, with JIT compilation off ([`NoJit`]).
+pub fn connect<T>(f: impl FnOnce(&SpiClient<'_>) -> Result<T>) -> Result<T> {
+    let _jit = NoJit::enter();
+    pgrx::Spi::connect_mut(|c| f(c))
+}
+
+/// While alive, `jit` is off (as `SET LOCAL` in a function's own GUC nest level, like a
+/// function's `SET` clause). The statements here are OLTP lookups and writes of one document
+/// whose generic plans can carry huge estimates for big documents (a recursive subtree walk in
+/// a 300,000-node document: a total cost in the billions), and Postgres JIT-compiles every
+/// execution of a plan above `jit_above_cost`: tens of milliseconds of LLVM for a statement
+/// that reads a few rows. Plans made with JIT off have no JIT flags, so they are kept that way.
+struct NoJit(Option<i32>);
+
+impl NoJit {
+    fn enter() -> NoJit {
+        // SAFETY: jit_enabled is the backend's GUC variable; NewGUCNestLevel/set_config_option
+        // are what a function's SET clause runs (fmgr_security_definer)
+        unsafe {
+            if !pg_sys::jit_enabled {
+                return NoJit(None);
+            }
+            let level = pg_sys::NewGUCNestLevel();
+            pg_sys::set_config_option(
+                c"jit".as_ptr(),
+                c"off".as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+            NoJit(Some(level))
+        }
+    }
+}
+
+impl Drop for NoJit {
+    fn drop(&mut self) {
+        // while an error unwinds, the (sub)transaction's abort restores it (AtEOXact_GUC)
+        if let (Some(level), false) = (self.0, std::thread::panicking()) {
+            // SAFETY: pops the nest level enter() pushed, as fmgr_security_definer does
+            unsafe { pg_sys::AtEOXact_GUC(true, level) }
+        }
+    }
 }
 
 /// Runs a kept statement.

@@ -53,7 +53,7 @@ fn progress() -> Progress {
 /// The document's gen, read with a fresh snapshot (42704 if this server does not know it, or
 /// the caller may not see it).
 fn current_gen(doc: &str) -> Result<i64> {
-    Spi::connect_mut(|c| {
+    crate::sql::connect(|c| {
         let t = exec(c, &GEN, &[doc.into()])?;
         match t.into_iter().next() {
             Some(r) => req(&r, 1),
