@@ -15,10 +15,6 @@ use nodesync_core::{Error, Result};
 
 use crate::sql::{exec, req, Stmt};
 
-const OWNER: Stmt = Stmt {
-    sql: "SELECT relowner FROM pg_catalog.pg_class WHERE oid = 'nodesync.documents'::pg_catalog.regclass",
-    args: &[],
-};
 const CURRENT_USER: Stmt = Stmt { sql: "SELECT current_user::text", args: &[] };
 
 /// The caller's role name.
@@ -30,6 +26,25 @@ pub fn current_user(client: &SpiClient<'_>) -> Result<String> {
     }
 }
 
+/// The owner of `nodesync.documents`, from the catalog caches (no query; always current).
+fn owner() -> Result<pg_sys::Oid> {
+    // SAFETY: catalog-cache lookups by name and oid; the tuple is released before returning
+    unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"nodesync".as_ptr(), true);
+        let rel = if nsp == pg_sys::InvalidOid { pg_sys::InvalidOid } else { pg_sys::get_relname_relid(c"documents".as_ptr(), nsp) };
+        if rel == pg_sys::InvalidOid {
+            return Err(Error::Internal("nodesync.documents does not exist".into()));
+        }
+        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, pg_sys::Datum::from(rel));
+        if tuple.is_null() {
+            return Err(Error::Internal("nodesync.documents has no catalog entry".into()));
+        }
+        let owner = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple)).relowner;
+        pg_sys::ReleaseSysCache(tuple);
+        Ok(owner)
+    }
+}
+
 /// While alive, the backend acts as the extension's owner.
 pub struct AsOwner {
     prev: Option<(pg_sys::Oid, i32)>,
@@ -37,17 +52,11 @@ pub struct AsOwner {
 
 impl AsOwner {
     /// Switches to the owner of the extension's tables (nothing to do for superusers).
-    pub fn enter(client: &SpiClient<'_>) -> Result<AsOwner> {
+    pub fn enter() -> Result<AsOwner> {
         if unsafe { pg_sys::superuser() } {
             return Ok(AsOwner { prev: None });
         }
-        let owner: pg_sys::Oid = {
-            let t = exec(client, &OWNER, &[])?;
-            match t.into_iter().next() {
-                Some(r) => req(&r, 1)?,
-                None => return Err(Error::Internal("nodesync.documents has no owner".into())),
-            }
-        };
+        let owner = owner()?;
         let mut uid = pg_sys::Oid::INVALID;
         let mut ctx: i32 = 0;
         unsafe {

@@ -123,7 +123,7 @@ fn apply_to(
         }
         // the caller's write access, and the per-document commit lock
         let d = documents::lock(c, doc)?;
-        let _owner = AsOwner::enter(c)?;
+        let _owner = AsOwner::enter()?;
         if let (Some(who), Some(seq)) = (client, seq) {
             if let Some(dup) = commit::duplicate(c, d.id, d.gen, who, seq)? {
                 return Ok(Ok(dup));
@@ -210,7 +210,7 @@ fn compact(doc: Option<&str>, upto_gen: Option<i64>) -> i64 {
         crate::refusals::check_writable(doc, "compact");
         let upto = upto_gen.ok_or_else(|| Error::InvalidArgument("upto_gen must not be NULL".into()))?;
         let d = documents::lock(c, doc)?;
-        let _owner = AsOwner::enter(c)?;
+        let _owner = AsOwner::enter()?;
         if upto < 0 || upto > d.gen {
             return Err(Error::InvalidArgument(format!(
                 "upto_gen {upto} is out of range: document \"{doc}\" is at gen {}",

@@ -125,7 +125,7 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
     if inserted == 0 {
         return Err(Error::DocExists(doc.to_string()));
     }
-    let _owner = crate::access::AsOwner::enter(client)?;
+    let _owner = crate::access::AsOwner::enter()?;
     let id: i64 = match exec(client, &DOC_ID, &[doc.into()])?.next() {
         Some(r) => req(&r, 1)?,
         None => return Err(Error::Internal(format!("document \"{doc}\" vanished right after its creation"))),
@@ -140,7 +140,7 @@ pub fn create(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &s
 pub fn create_0_1_0(client: &SpiClient<'_>, doc: &str, root_kind: &str, root_props: &serde_json::Value, limits: &Limits) -> Result<i64> {
     let props = root_props_text(root_kind, root_props)?;
     let created_by = crate::access::current_user(client)?;
-    let _owner = crate::access::AsOwner::enter(client)?;
+    let _owner = crate::access::AsOwner::enter()?;
     let t = exec(client, &INSERT_DOC, &[doc.into(), created_by.into()])?;
     let id: i64 = match t.into_iter().next() {
         Some(r) => req(&r, 1)?,
@@ -224,7 +224,7 @@ const DROP: [Stmt; 4] = [
 /// Drops a document and all its history, if its gen is `expected` (or `expected` is None).
 pub fn drop(client: &SpiClient<'_>, doc: &str, expected: Option<i64>) -> Result<()> {
     let d = lock(client, doc)?;
-    let _owner = crate::access::AsOwner::enter(client)?;
+    let _owner = crate::access::AsOwner::enter()?;
     if let Some(e) = expected {
         if e != d.gen {
             return Err(Error::GenMismatch { doc: doc.to_string(), expected: e, actual: d.gen });
