@@ -1,8 +1,9 @@
 //! A commit reads the rows it changes, not its document: the cost of an edit must not grow with
 //! the document (issue 13: "1M-node edit ≤ 1.2× a 10-node edit"). Counted, not timed: the
 //! tree rows a patch's statements fetch (`pg_stat_xact_user_tables`, this transaction's own
-//! counters) for edits of one and of three nodes in a 2,000-node document, on a fresh database
-//! whose statistics make the planner think a document is a few rows — where the generic plan of
+//! counters) for edits of one and of three nodes, a create and a move between two siblings, a
+//! split and deletes, in a 2,000-node document, on a fresh database whose statistics make the
+//! planner think a document is a few rows — where the generic plan of
 //! 0.4.0's commit read every row of the document and filtered on the join with `unnest`.
 
 use pg_nodesync_tests::*;
@@ -76,6 +77,24 @@ fn an_edit_reads_the_rows_it_changes_not_the_document() {
         }
         assert!(n <= 12, "a three-node update fetched {n} tree rows (round {round})");
 
+        let new_key = format!("n{round}");
+        let (n, r) = rows_fetched(&mut c, "big", &json!({"ops": [
+            {"op": "create", "key": new_key, "kind": "p", "parent": "root", "after": format!("p{}", 50 + round), "props": {"text": "new"}}]}));
+        assert_eq!(r["versions"][&new_key], json!(1));
+        assert!(n <= 8, "a create between two of 2,000 siblings fetched {n} tree rows (round {round})");
+
+        let moved = format!("p{}", 700 + round);
+        let (n, r) = rows_fetched(&mut c, "big", &json!({"ops": [
+            {"op": "move", "key": moved, "version": 1, "parent": "root", "after": format!("p{}", 20 + round)}]}));
+        assert_eq!(r["versions"][&moved], json!(2));
+        assert!(n <= 10, "a move between two of 2,000 siblings fetched {n} tree rows (round {round})");
+
+        let split = format!("p{}", 800 + round);
+        let (n, r) = rows_fetched(&mut c, "big", &json!({"ops": [
+            {"op": "split", "key": split, "version": 1, "prop": "text", "at": 4, "new": format!("s{round}")}]}));
+        assert_eq!(r["versions"][&split], json!(2));
+        assert!(n <= 10, "a split of one of 2,000 siblings fetched {n} tree rows (round {round})");
+
         let gone: Vec<String> = (0..2).map(|j| format!("p{}", 1000 + 2 * round + j)).collect();
         let ops: Vec<Value> = gone.iter().map(|k| json!({"op": "delete", "key": k, "version": 1})).collect();
         let (n, r) = rows_fetched(&mut c, "big", &json!({ "ops": ops }));
@@ -85,7 +104,7 @@ fn an_edit_reads_the_rows_it_changes_not_the_document() {
         assert!(n <= 10, "a two-node delete fetched {n} tree rows (round {round})");
     }
     let live: i64 = c.query_one("SELECT count(*) FROM nodesync.nodes('big')", &[]).unwrap().get(0);
-    assert_eq!(live as usize, NODES + 1 - 16, "the root and the nodes not deleted");
+    assert_eq!(live as usize, NODES + 1 + 16 - 16, "the root, the nodes created (8 creates, 8 splits) and the nodes not deleted");
     // the edits are there
     let text: String = c.query_one("SELECT props->>'text' FROM nodesync.nodes('big') WHERE key = 'p107'", &[]).unwrap().get(0);
     assert_eq!(text, "typed edit 7");
