@@ -41,7 +41,7 @@ DECLARE
     d bigint := nodesync._check_history(doc, since, 'changes_since');
 BEGIN
     RETURN QUERY
-    SELECT c.gen, c.client, c.seq, c.patch, c.committed_at
+    SELECT c.gen, c.client, c.seq, c.patch::jsonb, c.committed_at
       FROM nodesync.change c
      WHERE c.doc_id = d AND c.gen > changes_since.since
      ORDER BY c.gen;

@@ -41,15 +41,18 @@ CREATE INDEX tree_children ON nodesync.tree (doc_id, parent, pos COLLATE "C") WH
 -- every node the patch changed or deleted, what takes it back to its state before the commit
 -- (nodesync_core::history; NULL when the patch only created nodes). snapshot(at_gen) rewinds
 -- the current tree through the commits after at_gen; node_history walks one node's entries.
+-- Since 0.5.0 the three JSON columns are `json`, the text as written (compact): a keystroke's
+-- log row is about half the size it was as `jsonb`, and it is written once and read whole
+-- (changes_since returns the patch as jsonb).
 CREATE TABLE nodesync.change (
     doc_id       bigint NOT NULL,
     gen          bigint NOT NULL,
     client       text,
     seq          bigint,
-    patch        jsonb NOT NULL,
-    versions     jsonb NOT NULL,   -- the result's versions, returned again for duplicates
+    patch        json NOT NULL,    -- the patch as sent (0.5.0: json)
+    versions     json NOT NULL,    -- the result's versions, returned again for duplicates
     committed_at timestamptz NOT NULL,
-    undo         jsonb,            -- {key: undo entry} for the nodes changed or deleted (0.4.0)
+    undo         json,             -- {key: undo entry} for the nodes changed or deleted (0.4.0)
     PRIMARY KEY (doc_id, gen)
 );
 COMMENT ON TABLE nodesync.change IS 'pg_nodesync change log and history: one row per committed patch, with undo entries for snapshot(at_gen) and node_history';

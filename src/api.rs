@@ -86,11 +86,9 @@ fn drop_doc(doc: Option<&str>, expected_gen: Option<i64>) {
 
 /// The shared body of apply_patch and try_apply_patch. `Err` is raised by the caller;
 /// conflicts come back as `Ok(Err(..))` so try_apply_patch can return them.
-/// `patch` is the argument's text and, for a jsonb argument, its datum (stored as the log's
-/// patch as it is).
 fn apply(
     doc: Option<&str>,
-    patch: Option<(&str, Option<pgrx::pg_sys::Datum>)>,
+    patch: Option<&str>,
     client: Option<&str>,
     seq: Option<i64>,
 ) -> Result<std::result::Result<PatchResult, Error>> {
@@ -101,12 +99,11 @@ fn apply(
 
 fn apply_to(
     doc: &str,
-    patch: Option<(&str, Option<pgrx::pg_sys::Datum>)>,
+    patch: Option<&str>,
     client: Option<&str>,
     seq: Option<i64>,
 ) -> Result<std::result::Result<PatchResult, Error>> {
-    let (text, datum) = patch.ok_or_else(|| Error::InvalidArgument("patch must not be NULL".into()))?;
-    let patch = json_arg("patch", text)?;
+    let patch = json_arg("patch", patch.ok_or_else(|| Error::InvalidArgument("patch must not be NULL".into()))?)?;
     if seq.is_some() && client.is_none() {
         return Err(Error::InvalidArgument("seq given without client: (client, seq) go together".into()));
     }
@@ -138,7 +135,7 @@ fn apply_to(
             Outcome::Plan(plan) => {
                 check_growth(doc, d.live_nodes, &plan, &limits)?;
                 let gen = d.gen + 1;
-                commit::commit(c, doc, d.id, gen, &plan, (&patch, datum), &Origin { client, seq }, &limits)?;
+                commit::commit(c, doc, d.id, gen, &plan, &patch, &Origin { client, seq }, &limits)?;
                 Ok(Ok(PatchResult::committed(gen, &plan)))
             }
         }
@@ -155,7 +152,7 @@ fn apply_patch(
     client: default!(Option<&str>, "NULL"),
     seq: default!(Option<i64>, "NULL"),
 ) -> JsonB {
-    JsonB(apply_result(apply(doc, patch.as_ref().map(|p| (p.text.as_str(), Some(p.datum))), client, seq)))
+    JsonB(apply_result(apply(doc, patch.as_ref().map(|p| p.0.as_str()), client, seq)))
 }
 
 /// `nodesync.try_apply_patch(doc, patch, client, seq)`: like apply_patch, but returns
@@ -168,7 +165,7 @@ fn try_apply_patch(
     client: default!(Option<&str>, "NULL"),
     seq: default!(Option<i64>, "NULL"),
 ) -> JsonB {
-    JsonB(try_result(apply(doc, patch.as_ref().map(|p| (p.text.as_str(), Some(p.datum))), client, seq)))
+    JsonB(try_result(apply(doc, patch.as_ref().map(|p| p.0.as_str()), client, seq)))
 }
 
 type Applied = Result<std::result::Result<PatchResult, Error>>;
@@ -194,12 +191,12 @@ fn try_result(r: Applied) -> Value {
 /// the 0.4.0 schema (`sql = false`).
 #[pg_extern(sql = false)]
 fn _apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
-    apply_result(apply(doc, patch.map(|p| (p, None)), client, seq)).to_string()
+    apply_result(apply(doc, patch, client, seq)).to_string()
 }
 
 #[pg_extern(sql = false)]
 fn _try_apply_patch(doc: Option<&str>, patch: Option<&str>, client: Option<&str>, seq: Option<i64>) -> String {
-    try_result(apply(doc, patch.map(|p| (p, None)), client, seq)).to_string()
+    try_result(apply(doc, patch, client, seq)).to_string()
 }
 
 /// Drops log and history at or below `upto_gen`; returns the new horizon.

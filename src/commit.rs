@@ -12,7 +12,6 @@
 //! rewinds the current tree through the commits after it, which are all kept.
 
 use pgrx::pg_sys::BuiltinOid::*;
-use pgrx::datum::DatumWithOid;
 use pgrx::spi::SpiClient;
 use std::sync::OnceLock;
 
@@ -66,7 +65,7 @@ const COMMIT: Stmt = Stmt {
             RETURNING key, coalesce(octet_length(props::text), 0) AS bytes),/*end*/
           logged AS (
             INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at, undo)
-            VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp(), $4::jsonb)),
+            VALUES ($1, $2, $17, $18, $19::json, $20::json, clock_timestamp(), $4::json)),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
             RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
@@ -107,7 +106,7 @@ const ONE_CHANGE: Stmt = Stmt {
             RETURNING t.key, CASE WHEN $9::text IS NULL THEN 0 ELSE octet_length(t.props::text) END AS bytes),
           logged AS (
             INSERT INTO nodesync.change (doc_id, gen, client, seq, patch, versions, committed_at, undo)
-            VALUES ($1, $2, $11, $12, $13::jsonb, $14::jsonb, clock_timestamp(), $3::jsonb)),
+            VALUES ($1, $2, $11, $12, $13::json, $14::json, clock_timestamp(), $3::json)),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2 WHERE id = $1
             RETURNING CASE WHEN $15::text IS NOT NULL THEN pg_notify($16, $15) END)
@@ -115,7 +114,7 @@ const ONE_CHANGE: Stmt = Stmt {
     args: &[
         INT8OID, INT8OID, TEXTOID, // doc_id, gen, undo entries (NULL: none)
         TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, // key, moved, parent, pos, kind, delta, removed keys
-        TEXTOID, INT8OID, JSONBOID, TEXTOID, // log: client, seq, patch, versions
+        TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
         TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel
     ],
 };
@@ -124,7 +123,7 @@ pub const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
         TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // changes
         TEXTARRAYOID, // deletes
         TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // creates
-        TEXTOID, INT8OID, JSONBOID, TEXTOID, // log: client, seq, patch, versions
+        TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
         TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel (nodesync.notify_channel)
 ];
 const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify($2, $1)", args: &[TEXTOID, TEXTOID] };
@@ -160,7 +159,7 @@ pub fn commit(
     doc_id: i64,
     gen: i64,
     plan: &Plan,
-    (patch, patch_datum): (&Value, Option<pgrx::pg_sys::Datum>),
+    patch: &Value,
     origin: &Origin<'_>,
     limits: &Limits,
 ) -> Result<()> {
@@ -171,13 +170,8 @@ pub fn commit(
     } else {
         (!plan.undo.is_empty()).then(|| Value::Object(plan.undo.clone()).to_string())
     };
-    // the log's patch: the argument's jsonb datum as sent, or (the text arguments of 0.1.0-0.3.0
-    // schemas) the parsed patch made jsonb
-    let patch: DatumWithOid<'_> = match patch_datum {
-        // SAFETY: a jsonb datum, the function's argument, valid for the call
-        Some(d) => unsafe { DatumWithOid::new(d, JSONBOID.value()) },
-        None => pgrx::JsonB(patch.clone()).into(),
-    };
+    // the log's patch, as sent: compact JSON text (numbers exactly as parsed, keys in order)
+    let patch = patch.to_string();
     let versions = Value::Object(plan.versions.clone()).to_string();
     let payload = crate::guc::NOTIFY.get().then(|| notify_payload(doc, Some(gen)));
     let channel = match payload {
@@ -203,7 +197,7 @@ pub fn commit(
                 removed.into(),
                 origin.client.into(),
                 origin.seq.into(),
-                patch,
+                patch.as_str().into(),
                 versions.into(),
                 payload.into(),
                 channel.into(),
@@ -267,7 +261,7 @@ pub fn commit(
             nprops.into(),
             origin.client.into(),
             origin.seq.into(),
-            patch,
+            patch.as_str().into(),
             versions.into(),
             payload.into(),
             channel.into(),

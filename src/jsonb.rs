@@ -1,9 +1,8 @@
 //! `jsonb` arguments as JSON text. pgrx's `JsonB` parses the argument into a
 //! `serde_json::Value` itself and panics on what it cannot read; the write functions need the
 //! text instead, parsed once by `api::json_arg` with exact numbers and a clean 22023 for JSON
-//! nested too deep. [`JsonbText`] is that text: `jsonb_out` of the datum, and the datum itself,
-//! which the commit stores as the log's patch (the op as sent, not parsed again). With it,
-//! `nodesync.apply_patch` is the C function itself, with no SQL wrapper to run per call.
+//! nested too deep. [`JsonbText`] is that text: `jsonb_out` of the datum, nothing else. With
+//! it, `nodesync.apply_patch` is the C function itself, with no SQL wrapper to run per call.
 
 use std::ffi::CStr;
 
@@ -12,11 +11,8 @@ use pgrx::fcinfo::direct_function_call;
 use pgrx::pg_sys;
 use pgrx::FromDatum;
 
-/// A `jsonb` argument: its text form, and the argument's datum (valid for the function call).
-pub struct JsonbText {
-    pub text: String,
-    pub datum: pg_sys::Datum,
-}
+/// A `jsonb` argument as its text form.
+pub struct JsonbText(pub String);
 
 impl FromDatum for JsonbText {
     unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
@@ -26,7 +22,7 @@ impl FromDatum for JsonbText {
         // SAFETY: the argument is a jsonb datum (the function's SQL signature says so);
         // jsonb_out detoasts it and returns a palloc'd C string, never NULL.
         let text: Option<&CStr> = unsafe { direct_function_call(pg_sys::jsonb_out, &[Some(datum)]) };
-        text.map(|t| JsonbText { text: t.to_string_lossy().into_owned(), datum })
+        text.map(|t| JsonbText(t.to_string_lossy().into_owned()))
     }
 }
 

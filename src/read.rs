@@ -68,7 +68,7 @@ const HISTORY: Stmt = Stmt {
 // change, then by key.
 const CHANGED: Stmt = Stmt {
     sql: "WITH ks AS MATERIALIZED (
-            SELECT k FROM nodesync.change c CROSS JOIN LATERAL jsonb_object_keys(c.versions) k
+            SELECT k FROM nodesync.change c CROSS JOIN LATERAL json_object_keys(c.versions::json) k
              WHERE c.doc_id = $1 AND c.gen > $2
                AND c.gen <= (SELECT d.gen FROM nodesync.documents d WHERE d.id = $1)
             UNION
