@@ -1,57 +1,16 @@
-//! Workload 7: a real keystroke trace (`../shared/data/traces/*.json.gz`) replayed through plain
-//! `nodesync.apply_patch` calls, one patch per trace edit, paragraphs as nodes (a newline is a
-//! `split`, deleting one a `join`). Run three times on fresh documents: with `text`/`split`/`join`
-//! ops, with whole-value updates (`update` of the paragraph's text; create/delete for Enter and
-//! Backspace), and the same whole-value edits through the floor's functions (one row per
-//! paragraph, `bench.floor_update/insert/delete`), so the three can be compared in one run:
-//! edits/s, WAL bytes per edit and the bytes the document keeps (tree, history and log rows)
-//! per byte of final text. [`w7`] runs it and prints its targets.
+//! Workload 7's replays through plain SQL calls: a trace edit turned into the ops of one patch
+//! ([`ops_for`], in each [`Style`]) and a [`Replay`] that sends them, one patch per edit.
 
-use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::Path;
 use std::time::Instant;
 
 use postgres::Client;
 use serde_json::{json, Value};
 
+use super::{Replayed, Trace};
 use crate::db;
-use crate::report::Report;
-use crate::stats::r3;
-
-/// A trace: start text, the edits `(at, delete, insert)` in code points of the whole text, and
-/// the expected end text.
-struct Trace {
-    pub name: String,
-    pub start: String,
-    pub end: String,
-    pub edits: Vec<(usize, usize, String)>,
-}
-
-fn load(path: &Path) -> Result<Trace, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut s = String::new();
-    flate2::read::GzDecoder::new(f).read_to_string(&mut s).map_err(|e| format!("{}: {e}", path.display()))?;
-    let v: Value = serde_json::from_str(&s).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut edits = vec![];
-    for t in v["txns"].as_array().ok_or("no txns")? {
-        for p in t["patches"].as_array().ok_or("txn without patches")? {
-            let at = p[0].as_u64().ok_or("bad pos")? as usize;
-            let del = p[1].as_u64().ok_or("bad ndel")? as usize;
-            let ins = p[2].as_str().ok_or("bad insert")?.to_string();
-            edits.push((at, del, ins));
-        }
-    }
-    Ok(Trace {
-        name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        start: v["startContent"].as_str().unwrap_or_default().to_string(),
-        end: v["endContent"].as_str().ok_or("no endContent")?.to_string(),
-        edits,
-    })
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Style {
+pub(super) enum Style {
     /// `text` splices, `split` for a newline, `join` for a deleted newline.
     TextOps,
     /// `update` with the paragraph's whole new text; `create`/`delete` for newlines.
@@ -61,7 +20,7 @@ enum Style {
 }
 
 impl Style {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Style::TextOps => "text ops",
             Style::WholeValue => "whole-value updates",
@@ -185,17 +144,6 @@ fn ops_for(doc: &mut Doc, style: Style, at: usize, mut delete: usize, insert: &s
     ops
 }
 
-struct Replayed {
-    pub edits: usize,
-    pub secs: f64,
-    pub wal_bytes: f64,
-    /// Bytes of the document's rows: tree, and log with its history (`pg_column_size`).
-    pub row_bytes: f64,
-    pub text_bytes: usize,
-    /// The server's final text equals the trace's end text (only checked for a full replay).
-    pub matches_end: Option<bool>,
-}
-
 const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM nodesync.tree t WHERE doc_id = d.id)
                               + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM nodesync.change c WHERE doc_id = d.id)
                          FROM nodesync.documents d WHERE d.doc = $1";
@@ -204,7 +152,7 @@ const FLOOR_ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(n.*)),
 
 /// A replay in progress: one document, one style. [`Replay::run`] plays a range of the trace's
 /// edits, so two styles can be interleaved in chunks (machine noise then hits both alike).
-struct Replay<'t> {
+pub(super) struct Replay<'t> {
     doc: String,
     trace: &'t Trace,
     style: Style,
@@ -219,7 +167,7 @@ struct Replay<'t> {
 
 impl<'t> Replay<'t> {
     /// A new document `doc` holding the trace's start text, one paragraph per line.
-    fn new(c: &mut Client, doc: &str, trace: &'t Trace, style: Style) -> Replay<'t> {
+    pub(super) fn new(c: &mut Client, doc: &str, trace: &'t Trace, style: Style) -> Replay<'t> {
         let mut d = Doc { paras: vec![], next_key: 0 };
         let mut ops = vec![];
         for line in trace.start.split('\n') {
@@ -275,7 +223,7 @@ impl<'t> Replay<'t> {
     }
 
     /// Plays the next `n` edits (fewer at the end of the trace), one patch per edit.
-    fn run(&mut self, c: &mut Client, n: usize) {
+    pub(super) fn run(&mut self, c: &mut Client, n: usize) {
         let lsn = db::wal_lsn(c);
         let t0 = Instant::now();
         let end = (self.done + n).min(self.trace.edits.len());
@@ -304,7 +252,7 @@ impl<'t> Replay<'t> {
     }
 
     /// Checks the server's text against the replayer's and measures what the document keeps.
-    fn finish(self, c: &mut Client) -> Replayed {
+    pub(super) fn finish(self, c: &mut Client) -> Replayed {
         let floor = self.style == Style::Floor;
         let row_bytes: i64 = c.query_one(if floor { FLOOR_ROW_BYTES } else { ROW_BYTES }, &[&self.doc]).expect("row bytes").get(0);
         let server: String = if floor {
@@ -333,83 +281,5 @@ impl<'t> Replay<'t> {
             matches_end: (self.done == self.trace.edits.len()).then(|| server == self.trace.end),
         }
     }
-}
-
-/// Workload 7: a real keystroke trace through plain SQL calls, text ops vs whole-value updates
-/// in the same run. Quick runs replay its first 20,000 edits, full runs all of it.
-pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
-    let t = match load(path) {
-        Ok(t) => t,
-        Err(e) => {
-            rep.section("7. real keystroke trace: skipped");
-            rep.line(format!("cannot read the trace: {e} (set BENCH_TRACE or --trace-file)"));
-            return json!({"skipped": e});
-        }
-    };
-    let n = if quick { 20_000.min(t.edits.len()) } else { t.edits.len() };
-    rep.section(&format!(
-        "7. real keystroke trace {}: {n} of {} edits through apply_patch, one patch per edit, paragraphs as nodes, async commit",
-        t.name,
-        t.edits.len()
-    ));
-    rep.line(format!("{:<22} {:>10} {:>14} {:>18} {:>14}", "style", "edits/s", "WAL B/edit", "doc rows B/text B", "end text"));
-    let mut c = db::connect();
-    c.batch_execute("SET synchronous_commit = off").unwrap();
-    let mut out = serde_json::Map::new();
-    let mut got = BTreeMap::new();
-    // the three replays alternate in chunks of 5,000 edits, so machine noise hits all alike
-    let styles = [(Style::TextOps, "real-trace-text"), (Style::WholeValue, "real-trace-whole"), (Style::Floor, "real-trace-floor")];
-    let mut replays: Vec<Replay<'_>> = styles.iter().map(|(s, d)| Replay::new(&mut c, d, &t, *s)).collect();
-    let t0 = Instant::now();
-    let mut done = 0;
-    while done < n {
-        let chunk = 5_000.min(n - done);
-        for r in replays.iter_mut() {
-            r.run(&mut c, chunk);
-        }
-        done += chunk;
-        eprintln!("  trace {}: {done} / {n} edits in each style ({:.0} s)", t.name, t0.elapsed().as_secs_f64());
-    }
-    for ((style, _), replay) in styles.iter().zip(replays) {
-        let style = *style;
-        let r = replay.finish(&mut c);
-        let per_byte = r.row_bytes / r.text_bytes.max(1) as f64;
-        let end = match r.matches_end {
-            Some(true) => "= endContent",
-            Some(false) => "DIFFERS",
-            None => "(prefix)",
-        };
-        rep.line(format!(
-            "{:<22} {:>10.0} {:>14.0} {:>18.1} {:>14}",
-            style.name(),
-            r.edits as f64 / r.secs,
-            r.wal_bytes / r.edits as f64,
-            per_byte,
-            end
-        ));
-        out.insert(
-            style.name().into(),
-            json!({"edits": r.edits, "secs": r3(r.secs), "edits_per_s": r3(r.edits as f64 / r.secs), "wal_bytes_per_edit": r3(r.wal_bytes / r.edits as f64),
-                   "row_bytes": r.row_bytes, "text_bytes": r.text_bytes, "row_bytes_per_text_byte": r3(per_byte), "matches_end": r.matches_end}),
-        );
-        got.insert(style.name(), (r.edits as f64 / r.secs, r.wal_bytes / r.edits as f64, r.row_bytes));
-    }
-    let (t_ops, whole) = (got["text ops"], got["whole-value updates"]);
-    rep.line(format!(
-        "text ops / whole-value: {:.2}x edits/s, {:.2}x WAL per edit, {:.2}x stored bytes",
-        t_ops.0 / whole.0,
-        t_ops.1 / whole.1,
-        t_ops.2 / whole.2
-    ));
-    out.insert("ratios_text_to_whole".into(), json!({"edits_per_s": r3(t_ops.0 / whole.0), "wal": r3(t_ops.1 / whole.1), "stored": r3(t_ops.2 / whole.2)}));
-    let floor = got["floor, whole-value"];
-    let (speed, wal, stored) = (t_ops.0 / floor.0, t_ops.1 / floor.1, t_ops.2 / floor.2);
-    rep.line(format!("text ops / floor: {speed:.2}x edits/s, {wal:.2}x WAL per edit, {stored:.2}x stored bytes"));
-    out.insert("ratios_text_to_floor".into(), json!({"edits_per_s": r3(speed), "wal": r3(wal), "stored": r3(stored)}));
-    let what = if n == t.edits.len() { "the whole trace" } else { "a prefix of the trace" };
-    rep.target(&format!("trace replay, text ops, {what} (async) >= 0.9x the floor's edits/s"), format!("{speed:.2}x"), speed >= 0.9);
-    rep.target(&format!("trace replay, text ops, {what}: WAL per keystroke <= 0.8x the whole-value floor's"), format!("{wal:.2}x"), wal <= 0.8);
-    rep.target(&format!("trace replay, text ops, {what}: storage <= 0.5x the whole-value floor's"), format!("{stored:.2}x"), stored <= 0.5);
-    Value::Object(out)
 }
 
