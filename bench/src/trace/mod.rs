@@ -18,8 +18,13 @@ use crate::db;
 use crate::report::Report;
 use crate::stats::r3;
 
+mod replica;
 mod sql;
+use replica::ReplicaReplay;
 use sql::{Replay, Style};
+
+/// The fourth replay's name in the table and in results.json.
+const VIA_REPLICA: &str = "text ops via Replica";
 
 /// A trace: start text, the edits `(at, delete, insert)` in code points of the whole text, and
 /// the expected end text.
@@ -63,9 +68,28 @@ struct Replayed {
     pub matches_end: Option<bool>,
 }
 
+/// One row of the table and of the JSON; returns (edits/s, WAL bytes per edit, stored bytes).
+fn row(rep: &mut Report, out: &mut serde_json::Map<String, Value>, name: &str, r: &Replayed, extra: Value) -> (f64, f64, f64) {
+    let per_byte = r.row_bytes / r.text_bytes.max(1) as f64;
+    let end = match r.matches_end {
+        Some(true) => "= endContent",
+        Some(false) => "DIFFERS",
+        None => "(prefix)",
+    };
+    let (speed, wal) = (r.edits as f64 / r.secs, r.wal_bytes / r.edits as f64);
+    rep.line(format!("{name:<22} {speed:>10.0} {wal:>14.0} {per_byte:>18.1} {end:>14}"));
+    let mut o = json!({"edits": r.edits, "secs": r3(r.secs), "edits_per_s": r3(speed), "wal_bytes_per_edit": r3(wal),
+                       "row_bytes": r.row_bytes, "text_bytes": r.text_bytes, "row_bytes_per_text_byte": r3(per_byte), "matches_end": r.matches_end});
+    if let (Some(o), Value::Object(x)) = (o.as_object_mut(), extra) {
+        o.extend(x);
+    }
+    out.insert(name.into(), o);
+    (speed, wal, r.row_bytes)
+}
 
-/// Workload 7: a real keystroke trace through plain SQL calls, text ops vs whole-value updates
-/// in the same run. Quick runs replay its first 20,000 edits, full runs all of it.
+/// Workload 7: a real keystroke trace through plain SQL calls (text ops, whole-value updates,
+/// the floor) and through the Rust client's Replica, in the same run. Quick runs replay its
+/// first 20,000 edits, full runs all of it.
 pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
     let t = match load(path) {
         Ok(t) => t,
@@ -83,12 +107,13 @@ pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
     ));
     rep.line(format!("{:<22} {:>10} {:>14} {:>18} {:>14}", "style", "edits/s", "WAL B/edit", "doc rows B/text B", "end text"));
     let mut c = db::connect();
-    c.batch_execute("SET synchronous_commit = off").unwrap();
+    c.batch_execute("SET synchronous_commit = off").expect("SET synchronous_commit");
     let mut out = serde_json::Map::new();
     let mut got = BTreeMap::new();
-    // the three replays alternate in chunks of 5,000 edits, so machine noise hits all alike
+    // the four replays alternate in chunks of 5,000 edits, so machine noise hits all alike
     let styles = [(Style::TextOps, "real-trace-text"), (Style::WholeValue, "real-trace-whole"), (Style::Floor, "real-trace-floor")];
     let mut replays: Vec<Replay<'_>> = styles.iter().map(|(s, d)| Replay::new(&mut c, d, &t, *s)).collect();
+    let mut via = ReplicaReplay::new(&mut c, "real-trace-replica", &t);
     let t0 = Instant::now();
     let mut done = 0;
     while done < n {
@@ -96,49 +121,45 @@ pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
         for r in replays.iter_mut() {
             r.run(&mut c, chunk);
         }
+        via.run(&mut c, chunk);
         done += chunk;
         eprintln!("  trace {}: {done} / {n} edits in each style ({:.0} s)", t.name, t0.elapsed().as_secs_f64());
     }
     for ((style, _), replay) in styles.iter().zip(replays) {
-        let style = *style;
         let r = replay.finish(&mut c);
-        let per_byte = r.row_bytes / r.text_bytes.max(1) as f64;
-        let end = match r.matches_end {
-            Some(true) => "= endContent",
-            Some(false) => "DIFFERS",
-            None => "(prefix)",
-        };
-        rep.line(format!(
-            "{:<22} {:>10.0} {:>14.0} {:>18.1} {:>14}",
-            style.name(),
-            r.edits as f64 / r.secs,
-            r.wal_bytes / r.edits as f64,
-            per_byte,
-            end
-        ));
-        out.insert(
-            style.name().into(),
-            json!({"edits": r.edits, "secs": r3(r.secs), "edits_per_s": r3(r.edits as f64 / r.secs), "wal_bytes_per_edit": r3(r.wal_bytes / r.edits as f64),
-                   "row_bytes": r.row_bytes, "text_bytes": r.text_bytes, "row_bytes_per_text_byte": r3(per_byte), "matches_end": r.matches_end}),
-        );
-        got.insert(style.name(), (r.edits as f64 / r.secs, r.wal_bytes / r.edits as f64, r.row_bytes));
+        got.insert(style.name(), row(rep, &mut out, style.name(), &r, json!({})));
     }
-    let (t_ops, whole) = (got["text ops"], got["whole-value updates"]);
+    let (r, counts) = via.finish(&mut c);
+    let per_edit = |x: f64| x / r.edits.max(1) as f64;
+    let extra = json!({"commits": counts.commits, "conflicts": counts.conflicts, "log_fetches": counts.log_fetches,
+                       "push_secs": r3(counts.push_secs), "push_us_per_edit": r3(per_edit(counts.push_secs) * 1e6),
+                       "local_us_per_edit": r3(per_edit(r.secs - counts.push_secs) * 1e6)});
+    got.insert(VIA_REPLICA, row(rep, &mut out, VIA_REPLICA, &r, extra));
     rep.line(format!(
-        "text ops / whole-value: {:.2}x edits/s, {:.2}x WAL per edit, {:.2}x stored bytes",
-        t_ops.0 / whole.0,
-        t_ops.1 / whole.1,
-        t_ops.2 / whole.2
+        "  via Replica: {} commits ({} conflicts, {} changes_since reads); per keystroke {:.0} us in push (building the patch, apply_patch, the catch-up read), {:.0} us in the local edits and the replayer",
+        counts.commits,
+        counts.conflicts,
+        counts.log_fetches,
+        per_edit(counts.push_secs) * 1e6,
+        per_edit(r.secs - counts.push_secs) * 1e6
     ));
-    out.insert("ratios_text_to_whole".into(), json!({"edits_per_s": r3(t_ops.0 / whole.0), "wal": r3(t_ops.1 / whole.1), "stored": r3(t_ops.2 / whole.2)}));
-    let floor = got["floor, whole-value"];
-    let (speed, wal, stored) = (t_ops.0 / floor.0, t_ops.1 / floor.1, t_ops.2 / floor.2);
-    rep.line(format!("text ops / floor: {speed:.2}x edits/s, {wal:.2}x WAL per edit, {stored:.2}x stored bytes"));
-    out.insert("ratios_text_to_floor".into(), json!({"edits_per_s": r3(speed), "wal": r3(wal), "stored": r3(stored)}));
+    let ratios = |a: (f64, f64, f64), b: (f64, f64, f64)| (a.0 / b.0, a.1 / b.1, a.2 / b.2);
+    let (t_ops, whole, floor, replica) = (got["text ops"], got["whole-value updates"], got["floor, whole-value"], got[VIA_REPLICA]);
+    for (label, key, (speed, wal, stored)) in [
+        ("text ops / whole-value", "ratios_text_to_whole", ratios(t_ops, whole)),
+        ("text ops / floor", "ratios_text_to_floor", ratios(t_ops, floor)),
+        ("text ops via Replica / floor", "ratios_replica_to_floor", ratios(replica, floor)),
+        ("text ops via Replica / text ops", "ratios_replica_to_text", ratios(replica, t_ops)),
+    ] {
+        rep.line(format!("{label}: {speed:.2}x edits/s, {wal:.2}x WAL per edit, {stored:.2}x stored bytes"));
+        out.insert(key.into(), json!({"edits_per_s": r3(speed), "wal": r3(wal), "stored": r3(stored)}));
+    }
+    let (speed, wal, stored) = ratios(t_ops, floor);
     let what = if n == t.edits.len() { "the whole trace" } else { "a prefix of the trace" };
     rep.target(&format!("trace replay, text ops, {what} (async) >= 0.9x the floor's edits/s"), format!("{speed:.2}x"), speed >= 0.9);
     rep.target(&format!("trace replay, text ops, {what}: WAL per keystroke <= 0.8x the whole-value floor's"), format!("{wal:.2}x"), wal <= 0.8);
     rep.target(&format!("trace replay, text ops, {what}: storage <= 0.5x the whole-value floor's"), format!("{stored:.2}x"), stored <= 0.5);
+    let speed = replica.0 / floor.0;
+    rep.target(&format!("trace replay via Replica, a push per keystroke, {what} (async) >= 0.9x the floor's edits/s"), format!("{speed:.2}x"), speed >= 0.9);
     Value::Object(out)
 }
-

@@ -30,21 +30,21 @@ impl Style {
 }
 
 /// The replayer's view of the document: paragraphs in order, with their key and version.
-struct Para {
-    key: String,
-    text: Vec<char>,
-    version: i64,
+pub(super) struct Para {
+    pub(super) key: String,
+    pub(super) text: Vec<char>,
+    pub(super) version: i64,
 }
 
-struct Doc {
-    paras: Vec<Para>,
+pub(super) struct Doc {
+    pub(super) paras: Vec<Para>,
     next_key: usize,
 }
 
 impl Doc {
     /// (paragraph index, offset) of code point `at` of the whole text (newlines between
     /// paragraphs count one each); an offset at a paragraph's end stays in that paragraph.
-    fn locate(&self, mut at: usize) -> (usize, usize) {
+    pub(super) fn locate(&self, mut at: usize) -> (usize, usize) {
         for (i, p) in self.paras.iter().enumerate() {
             if at <= p.text.len() {
                 return (i, at);
@@ -55,12 +55,12 @@ impl Doc {
         (last, self.paras[last].text.len())
     }
 
-    fn fresh_key(&mut self) -> String {
+    pub(super) fn fresh_key(&mut self) -> String {
         self.next_key += 1;
         format!("p{}", self.next_key)
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.paras.iter().map(|p| p.text.iter().collect::<String>()).collect::<Vec<_>>().join("\n")
     }
 }
@@ -144,11 +144,31 @@ fn ops_for(doc: &mut Doc, style: Style, at: usize, mut delete: usize, insert: &s
     ops
 }
 
-const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM nodesync.tree t WHERE doc_id = d.id)
+pub(super) const ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM nodesync.tree t WHERE doc_id = d.id)
                               + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM nodesync.change c WHERE doc_id = d.id)
                          FROM nodesync.documents d WHERE d.doc = $1";
 const FLOOR_ROW_BYTES: &str = "SELECT (SELECT coalesce(sum(pg_column_size(n.*)), 0) FROM bench.floor_node n WHERE doc = $1)
                                     + (SELECT coalesce(sum(pg_column_size(l.*)), 0) FROM bench.floor_log l WHERE doc = $1)";
+
+/// The trace's start text as the replayer's document, one paragraph per line (keys `p1`,
+/// `p2`, ...), and the ops that create those paragraphs under the root.
+pub(super) fn start(trace: &Trace) -> (Doc, Vec<Value>) {
+    let mut d = Doc { paras: vec![], next_key: 0 };
+    let mut ops = vec![];
+    for line in trace.start.split('\n') {
+        let key = d.fresh_key();
+        ops.push(json!({"op": "create", "key": key, "kind": "para", "parent": "root", "props": {"text": line}}));
+        d.paras.push(Para { key, text: line.chars().collect(), version: 1 });
+    }
+    (d, ops)
+}
+
+/// The text of pg_nodesync document `doc`: its root's paragraphs in order, joined with "\n".
+pub(super) fn nodesync_text(c: &mut Client, doc: &str) -> String {
+    c.query_one("SELECT coalesce(string_agg(props->>'text', E'\\n' ORDER BY pos COLLATE \"C\"), '') FROM nodesync.nodes($1) WHERE parent = 'root'", &[&doc])
+        .expect("final text")
+        .get(0)
+}
 
 /// A replay in progress: one document, one style. [`Replay::run`] plays a range of the trace's
 /// edits, so two styles can be interleaved in chunks (machine noise then hits both alike).
@@ -168,13 +188,7 @@ pub(super) struct Replay<'t> {
 impl<'t> Replay<'t> {
     /// A new document `doc` holding the trace's start text, one paragraph per line.
     pub(super) fn new(c: &mut Client, doc: &str, trace: &'t Trace, style: Style) -> Replay<'t> {
-        let mut d = Doc { paras: vec![], next_key: 0 };
-        let mut ops = vec![];
-        for line in trace.start.split('\n') {
-            let key = d.fresh_key();
-            ops.push(json!({"op": "create", "key": key, "kind": "para", "parent": "root", "props": {"text": line}}));
-            d.paras.push(Para { key, text: line.chars().collect(), version: 1 });
-        }
+        let (d, ops) = start(trace);
         if style == Style::Floor {
             c.execute("INSERT INTO bench.floor_doc VALUES ($1, 1)", &[&doc]).expect("floor document");
             for p in &d.paras {
@@ -263,14 +277,11 @@ impl<'t> Replay<'t> {
                    JOIN bench.floor_node n ON n.doc = $1 AND n.key = k.key",
                 &[&self.doc, &keys],
             )
+            .expect("final text")
+            .get(0)
         } else {
-            c.query_one(
-                "SELECT coalesce(string_agg(props->>'text', E'\\n' ORDER BY pos COLLATE \"C\"), '') FROM nodesync.nodes($1) WHERE parent = 'root'",
-                &[&self.doc],
-            )
-        }
-        .expect("final text")
-        .get(0);
+            nodesync_text(c, &self.doc)
+        };
         assert_eq!(server, self.d.text(), "trace {}: the server's text differs from the replayer's", self.trace.name);
         Replayed {
             edits: self.done,
