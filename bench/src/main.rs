@@ -47,6 +47,10 @@ struct Cli {
     /// The real keystroke trace workload 7 replays
     #[arg(long, env = "BENCH_TRACE", default_value = "../shared/data/traces/automerge-paper.json.gz")]
     trace_file: PathBuf,
+    /// Workload 7 replays only the trace's first N edits (default: 20,000 with --quick or
+    /// `trace quick`, all of them otherwise)
+    #[arg(long, env = "BENCH_TRACE_EDITS", value_name = "N")]
+    trace_edits: Option<usize>,
     /// What is measured, recorded in results.json (scripts/bench.sh: commit and local changes)
     #[arg(long, env = "BENCH_SOURCE", default_value = "")]
     source: String,
@@ -78,6 +82,7 @@ enum Command {
         session_sql: Option<String>,
     },
     /// Workload 7 alone (the real keystroke trace) on a fresh bench database; prints its JSON
+    /// and writes its chart to --out
     Trace {
         /// `quick`: only the first 20,000 edits (as `--quick trace` does)
         #[arg(value_name = "quick", value_parser = ["quick"])]
@@ -101,8 +106,15 @@ fn main() {
         Some(Command::Loop { secs, mode, system, session_sql }) => profile::run(*secs, *mode, *system, session_sql.as_deref()),
         Some(Command::Trace { size }) => {
             db::create_database();
-            let r = trace::w7(&cli.trace_file, cli.quick || size.is_some(), &mut Report::default());
+            let mut rep = Report::default();
+            let r = trace::w7(&cli.trace_file, cli.quick || size.is_some(), cli.trace_edits, &mut rep);
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            std::fs::create_dir_all(&cli.out).expect("create the output directory");
+            for (name, svg) in &rep.charts {
+                let path = cli.out.join(name);
+                std::fs::write(&path, svg).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+                eprintln!("wrote {}", path.display());
+            }
         }
         Some(Command::Scaling) => scaling_run(&cli),
         Some(Command::Push) => push::run(&Cfg::new(cli.quick), &cli.out),
@@ -177,7 +189,7 @@ fn full_run(cli: &Cli) {
     let w4r = snapshots::w4(&cfg, &docs, &mut rep);
     let (w5r, wal) = wal::w5(&cfg, &docs, &mut rep);
     let w6r = typing::w6(&cfg, &docs, &mut rep);
-    let w7r = trace::w7(&cli.trace_file, quick, &mut rep);
+    let w7r = trace::w7(&cli.trace_file, quick, cli.trace_edits, &mut rep);
     let (w8r, w9r) = w8_w9(&cfg, &docs, &mut rep);
 
     let inputs = targets::Inputs { w1: &w1r, w2: &w2r, w9: &w9r, diffs: &diffs, wal: &wal };

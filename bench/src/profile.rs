@@ -10,8 +10,18 @@ use crate::db::{self, flat_key, Sys};
 use crate::runner::{edit_text, editor, Mode};
 
 /// User + system CPU seconds of a local process (the backend), from /proc; 0 if unreadable.
-fn proc_cpu_secs(pid: i32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+pub fn proc_cpu_secs(pid: i32) -> f64 {
+    stat_cpu_secs(&format!("/proc/{pid}/stat"))
+}
+
+/// User + system CPU seconds of the calling thread, from /proc; 0 if unreadable.
+pub fn thread_cpu_secs() -> f64 {
+    stat_cpu_secs("/proc/thread-self/stat")
+}
+
+/// utime + stime of a /proc `stat` file, in seconds (clock ticks of 1/100 s).
+fn stat_cpu_secs(path: &str) -> f64 {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
     // fields after the parenthesised command name; utime and stime are fields 14 and 15
     let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();

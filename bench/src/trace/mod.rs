@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use crate::charts;
 use crate::db;
 use crate::report::Report;
 use crate::stats::r3;
@@ -61,6 +62,9 @@ struct Replayed {
     pub edits: usize,
     pub secs: f64,
     pub wal_bytes: f64,
+    /// CPU seconds of the server backend that ran the edits, over `secs` (0 if /proc is not
+    /// readable: a remote server).
+    pub backend_cpu: f64,
     /// Bytes of the document's rows: tree, and log with its history (`pg_column_size`).
     pub row_bytes: f64,
     pub text_bytes: usize,
@@ -77,8 +81,9 @@ fn row(rep: &mut Report, out: &mut serde_json::Map<String, Value>, name: &str, r
         None => "(prefix)",
     };
     let (speed, wal) = (r.edits as f64 / r.secs, r.wal_bytes / r.edits as f64);
-    rep.line(format!("{name:<22} {speed:>10.0} {wal:>14.0} {per_byte:>18.1} {end:>14}"));
-    let mut o = json!({"edits": r.edits, "secs": r3(r.secs), "edits_per_s": r3(speed), "wal_bytes_per_edit": r3(wal),
+    let backend_us = r.backend_cpu / r.edits.max(1) as f64 * 1e6;
+    rep.line(format!("{name:<22} {speed:>10.0} {wal:>14.0} {per_byte:>18.1} {end:>14} {backend_us:>16.0}"));
+    let mut o = json!({"edits": r.edits, "secs": r3(r.secs), "edits_per_s": r3(speed), "wal_bytes_per_edit": r3(wal), "backend_cpu_us_per_edit": r3(backend_us),
                        "row_bytes": r.row_bytes, "text_bytes": r.text_bytes, "row_bytes_per_text_byte": r3(per_byte), "matches_end": r.matches_end});
     if let (Some(o), Value::Object(x)) = (o.as_object_mut(), extra) {
         o.extend(x);
@@ -89,8 +94,8 @@ fn row(rep: &mut Report, out: &mut serde_json::Map<String, Value>, name: &str, r
 
 /// Workload 7: a real keystroke trace through plain SQL calls (text ops, whole-value updates,
 /// the floor) and through the Rust client's Replica, in the same run. Quick runs replay its
-/// first 20,000 edits, full runs all of it.
-pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
+/// first 20,000 edits, full runs all of it; `limit` (`--trace-edits`) replays that many instead.
+pub fn w7(path: &Path, quick: bool, limit: Option<usize>, rep: &mut Report) -> Value {
     let t = match load(path) {
         Ok(t) => t,
         Err(e) => {
@@ -99,13 +104,13 @@ pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
             return json!({"skipped": e});
         }
     };
-    let n = if quick { 20_000.min(t.edits.len()) } else { t.edits.len() };
+    let n = limit.unwrap_or(if quick { 20_000 } else { usize::MAX }).min(t.edits.len());
     rep.section(&format!(
         "7. real keystroke trace {}: {n} of {} edits through apply_patch, one patch per edit, paragraphs as nodes, async commit",
         t.name,
         t.edits.len()
     ));
-    rep.line(format!("{:<22} {:>10} {:>14} {:>18} {:>14}", "style", "edits/s", "WAL B/edit", "doc rows B/text B", "end text"));
+    rep.line(format!("{:<22} {:>10} {:>14} {:>18} {:>14} {:>16}", "style", "edits/s", "WAL B/edit", "doc rows B/text B", "end text", "backend us/edit"));
     let mut c = db::connect();
     c.batch_execute("SET synchronous_commit = off").expect("SET synchronous_commit");
     let mut out = serde_json::Map::new();
@@ -114,34 +119,57 @@ pub fn w7(path: &Path, quick: bool, rep: &mut Report) -> Value {
     let styles = [(Style::TextOps, "real-trace-text"), (Style::WholeValue, "real-trace-whole"), (Style::Floor, "real-trace-floor")];
     let mut replays: Vec<Replay<'_>> = styles.iter().map(|(s, d)| Replay::new(&mut c, d, &t, *s)).collect();
     let mut via = ReplicaReplay::new(&mut c, "real-trace-replica", &t);
+    // edits/s per chunk, per replay (the three plain-SQL ones, then the Replica's)
+    let mut windows: Vec<Vec<(f64, f64)>> = vec![vec![]; styles.len() + 1];
     let t0 = Instant::now();
     let mut done = 0;
     while done < n {
         let chunk = 5_000.min(n - done);
-        for r in replays.iter_mut() {
-            r.run(&mut c, chunk);
-        }
-        via.run(&mut c, chunk);
+        let mut secs: Vec<f64> = replays.iter_mut().map(|r| r.run(&mut c, chunk)).collect();
+        secs.push(via.run(&mut c, chunk));
         done += chunk;
-        eprintln!("  trace {}: {done} / {n} edits in each style ({:.0} s)", t.name, t0.elapsed().as_secs_f64());
+        for (w, s) in windows.iter_mut().zip(&secs) {
+            w.push((done as f64, chunk as f64 / s));
+        }
+        let rates: Vec<String> = secs.iter().map(|s| format!("{:.0}", chunk as f64 / s)).collect();
+        eprintln!("  trace {}: {done} / {n} edits in each style ({:.0} s; this chunk's edits/s: {})", t.name, t0.elapsed().as_secs_f64(), rates.join(", "));
     }
-    for ((style, _), replay) in styles.iter().zip(replays) {
+    let points = |w: &[(f64, f64)]| Value::from(w.iter().map(|(x, r)| json!([x, r3(*r)])).collect::<Vec<_>>());
+    for (((style, _), replay), w) in styles.iter().zip(replays).zip(&windows) {
         let r = replay.finish(&mut c);
-        got.insert(style.name(), row(rep, &mut out, style.name(), &r, json!({})));
+        got.insert(style.name(), row(rep, &mut out, style.name(), &r, json!({"windows": points(w)})));
     }
+    let names: Vec<&str> = styles.iter().map(|(s, _)| s.name()).chain([VIA_REPLICA]).collect();
+    let series: Vec<(String, Vec<(f64, f64)>)> = names.iter().map(|s| s.to_string()).zip(windows.iter().cloned()).collect();
+    rep.chart(
+        "w7_real_trace_edits_per_s.svg".into(),
+        charts::lines(
+            &format!("Real keystroke trace {}: edits/s (async commits)", t.name),
+            "edits/s per chunk of 5,000 keystrokes, one patch per keystroke, the four replays interleaved",
+            "keystrokes done",
+            "edits/s",
+            &series,
+            false,
+        ),
+    );
     let (r, counts) = via.finish(&mut c);
     let per_edit = |x: f64| x / r.edits.max(1) as f64;
-    let extra = json!({"commits": counts.commits, "conflicts": counts.conflicts, "log_fetches": counts.log_fetches,
-                       "push_secs": r3(counts.push_secs), "push_us_per_edit": r3(per_edit(counts.push_secs) * 1e6),
-                       "local_us_per_edit": r3(per_edit(r.secs - counts.push_secs) * 1e6)});
+    let mut extra = json!({"commits": counts.commits, "conflicts": counts.conflicts, "log_fetches": counts.log_fetches,
+                           "push_secs": r3(counts.push_secs), "push_us_per_edit": r3(per_edit(counts.push_secs) * 1e6),
+                           "client_cpu_us_per_edit": r3(per_edit(counts.client_cpu) * 1e6),
+                           "local_us_per_edit": r3(per_edit(r.secs - counts.push_secs) * 1e6)});
+    extra["windows"] = points(&windows[styles.len()]);
     got.insert(VIA_REPLICA, row(rep, &mut out, VIA_REPLICA, &r, extra));
     rep.line(format!(
-        "  via Replica: {} commits ({} conflicts, {} changes_since reads); per keystroke {:.0} us in push (building the patch, apply_patch, the catch-up read), {:.0} us in the local edits and the replayer",
+        "  via Replica: {} commits ({} conflicts, {} changes_since reads); per keystroke {:.0} us in push (building the patch, apply_patch, \
+         the catch-up reads), {:.0} us in the local edits and the replayer; CPU per keystroke: {:.0} us in this client, {:.0} us in its backend",
         counts.commits,
         counts.conflicts,
         counts.log_fetches,
         per_edit(counts.push_secs) * 1e6,
-        per_edit(r.secs - counts.push_secs) * 1e6
+        per_edit(r.secs - counts.push_secs) * 1e6,
+        per_edit(counts.client_cpu) * 1e6,
+        per_edit(r.backend_cpu) * 1e6
     ));
     let ratios = |a: (f64, f64, f64), b: (f64, f64, f64)| (a.0 / b.0, a.1 / b.1, a.2 / b.2);
     let (t_ops, whole, floor, replica) = (got["text ops"], got["whole-value updates"], got["floor, whole-value"], got[VIA_REPLICA]);

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::sql::{nodesync_text, start, Doc, Para, ROW_BYTES};
 use super::{Replayed, Trace};
 use crate::db;
+use crate::profile::{proc_cpu_secs, thread_cpu_secs};
 
 /// A replay through one [`Replica`] in progress; [`ReplicaReplay::run`] plays a range of the
 /// trace's edits, so it interleaves in chunks with the plain-SQL replays.
@@ -29,6 +30,10 @@ pub(super) struct ReplicaReplay<'t> {
     /// The part of `secs` spent in `push` (the rest: the local edits and the replayer).
     push_secs: f64,
     wal_bytes: f64,
+    /// The replica's backend and its CPU seconds in runs; this thread's CPU seconds in runs.
+    pid: i32,
+    backend_cpu: f64,
+    client_cpu: f64,
 }
 
 /// What a replay through the Replica did besides what every replay reports.
@@ -39,6 +44,8 @@ pub(super) struct ReplicaCounts {
     /// `changes_since` reads after a commit.
     pub log_fetches: u64,
     pub push_secs: f64,
+    /// CPU seconds of this client (the replica and the replayer) while replaying.
+    pub client_cpu: f64,
 }
 
 impl<'t> ReplicaReplay<'t> {
@@ -53,8 +60,9 @@ impl<'t> ReplicaReplay<'t> {
         let mut cfg = Config::new(doc, "trace-replica");
         // the paragraphs it creates (Enter): r.1, r.2, ... (the start text's are p1, p2, ...)
         cfg.key_prefix = Some("r.".into());
+        let pid: i32 = conn.query_one("SELECT pg_backend_pid()", &[]).expect("backend pid").get(0);
         let r = Replica::open(conn, cfg).unwrap_or_else(|e| panic!("open a replica of {doc}: {e}"));
-        ReplicaReplay { doc: doc.to_string(), trace, r, d, done: 0, secs: 0.0, push_secs: 0.0, wal_bytes: 0.0 }
+        ReplicaReplay { doc: doc.to_string(), trace, r, d, done: 0, secs: 0.0, push_secs: 0.0, wal_bytes: 0.0, pid, backend_cpu: 0.0, client_cpu: 0.0 }
     }
 
     /// Trace edit `k` as local edits of the replica (and of the replayer's view).
@@ -101,9 +109,11 @@ impl<'t> ReplicaReplay<'t> {
         }
     }
 
-    /// Plays the next `n` edits (fewer at the end of the trace), one push per edit.
-    pub(super) fn run(&mut self, c: &mut Client, n: usize) {
+    /// Plays the next `n` edits (fewer at the end of the trace), one push per edit; returns the
+    /// seconds they took.
+    pub(super) fn run(&mut self, c: &mut Client, n: usize) -> f64 {
         let lsn = db::wal_lsn(c);
+        let (cpu0, own0) = (proc_cpu_secs(self.pid), thread_cpu_secs());
         let t0 = Instant::now();
         let end = (self.done + n).min(self.trace.edits.len());
         for k in self.done..end {
@@ -112,9 +122,16 @@ impl<'t> ReplicaReplay<'t> {
             self.r.push().unwrap_or_else(|e| panic!("trace edit {k} (Replica): push: {e}"));
             self.push_secs += p0.elapsed().as_secs_f64();
         }
-        self.secs += t0.elapsed().as_secs_f64();
+        // the replica keeps every committed patch until it is asked for them (as an app would
+        // ask, e.g. to show its history): without this the memory grows by one patch a keystroke
+        drop(self.r.take_committed());
+        let secs = t0.elapsed().as_secs_f64();
+        self.secs += secs;
+        self.client_cpu += thread_cpu_secs() - own0;
+        self.backend_cpu += proc_cpu_secs(self.pid) - cpu0;
         self.wal_bytes += db::wal_since(c, &lsn);
         self.done = end;
+        secs
     }
 
     /// Checks the server's text against the replayer's (and the replica's tree against the
@@ -127,11 +144,12 @@ impl<'t> ReplicaReplay<'t> {
         let tree = Tree::from_snapshot(&snap).unwrap_or_else(|e| panic!("trace {} (Replica): snapshot: {e}", self.trace.name));
         assert!(tree.flat() == self.r.tree().flat(), "trace {}: the Replica's tree differs from the server's", self.trace.name);
         let s = &self.r.stats;
-        let counts = ReplicaCounts { commits: s.commits, conflicts: s.conflicts, log_fetches: s.log_fetches, push_secs: self.push_secs };
+        let counts = ReplicaCounts { commits: s.commits, conflicts: s.conflicts, log_fetches: s.log_fetches, push_secs: self.push_secs, client_cpu: self.client_cpu };
         let replayed = Replayed {
             edits: self.done,
             secs: self.secs,
             wal_bytes: self.wal_bytes,
+            backend_cpu: self.backend_cpu,
             row_bytes: row_bytes as f64,
             text_bytes: server.len(),
             matches_end: (self.done == self.trace.edits.len()).then(|| server == self.trace.end),

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::{Replayed, Trace};
 use crate::db;
+use crate::profile::proc_cpu_secs;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Style {
@@ -183,6 +184,9 @@ pub(super) struct Replay<'t> {
     done: usize,
     secs: f64,
     wal_bytes: f64,
+    /// The backend of `c` (the connection [`Replay::run`] is given) and its CPU seconds in runs.
+    pid: i32,
+    backend_cpu: f64,
 }
 
 impl<'t> Replay<'t> {
@@ -202,7 +206,8 @@ impl<'t> Replay<'t> {
         let stmt = c.prepare("SELECT nodesync.apply_patch($1, $2)").expect("prepare");
         let floor_stmts = ["SELECT bench.floor_insert($1, $2, $3)", "SELECT bench.floor_update($1, $2, $3, $4)", "SELECT bench.floor_delete($1, $2, $3)"]
             .map(|q| c.prepare(q).expect("prepare"));
-        Replay { doc: doc.to_string(), trace, style, d, stmt, floor_stmts, done: 0, secs: 0.0, wal_bytes: 0.0 }
+        let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).expect("backend pid").get(0);
+        Replay { doc: doc.to_string(), trace, style, d, stmt, floor_stmts, done: 0, secs: 0.0, wal_bytes: 0.0, pid, backend_cpu: 0.0 }
     }
 
     /// One edit's ops through the floor's functions (in one transaction when there are several:
@@ -236,9 +241,11 @@ impl<'t> Replay<'t> {
         Ok(())
     }
 
-    /// Plays the next `n` edits (fewer at the end of the trace), one patch per edit.
-    pub(super) fn run(&mut self, c: &mut Client, n: usize) {
+    /// Plays the next `n` edits (fewer at the end of the trace), one patch per edit; returns
+    /// the seconds they took.
+    pub(super) fn run(&mut self, c: &mut Client, n: usize) -> f64 {
         let lsn = db::wal_lsn(c);
+        let cpu0 = proc_cpu_secs(self.pid);
         let t0 = Instant::now();
         let end = (self.done + n).min(self.trace.edits.len());
         for k in self.done..end {
@@ -260,9 +267,12 @@ impl<'t> Replay<'t> {
                 }
             }
         }
-        self.secs += t0.elapsed().as_secs_f64();
+        let secs = t0.elapsed().as_secs_f64();
+        self.secs += secs;
+        self.backend_cpu += proc_cpu_secs(self.pid) - cpu0;
         self.wal_bytes += db::wal_since(c, &lsn);
         self.done = end;
+        secs
     }
 
     /// Checks the server's text against the replayer's and measures what the document keeps.
@@ -287,6 +297,7 @@ impl<'t> Replay<'t> {
             edits: self.done,
             secs: self.secs,
             wal_bytes: self.wal_bytes,
+            backend_cpu: self.backend_cpu,
             row_bytes: row_bytes as f64,
             text_bytes: server.len(),
             matches_end: (self.done == self.trace.edits.len()).then(|| server == self.trace.end),
