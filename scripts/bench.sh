@@ -3,7 +3,9 @@
 #   scripts/bench.sh                 full run (about 19 minutes on 2 cores)
 #   BENCH_QUICK=1 scripts/bench.sh   smaller sizes and shorter rounds (about 4.5 minutes)
 #   BENCH_ARGS=trace scripts/bench.sh  only workload 7, the real keystroke trace (text ops vs
-#                                      whole-value updates); BENCH_ARGS="trace quick": 20k edits
+#                                      whole-value updates vs the floor vs text ops through the
+#                                      Rust Replica); BENCH_ARGS="trace quick": 20k edits;
+#                                      BENCH_TRACE_EDITS=N: the first N edits
 #   BENCH_ARGS=scaling scripts/bench.sh  only workloads 8 and 9 (commits/s across documents with
 #                                      and without NOTIFY; an ordinary role under RLS) and the
 #                                      push latency; with BENCH_QUICK=1 about 1.5 minutes
