@@ -1,11 +1,13 @@
-//! Workload 7: a real keystroke trace (`../shared/data/traces/*.json.gz`) replayed through plain
-//! `nodesync.apply_patch` calls, one patch per trace edit, paragraphs as nodes (a newline is a
-//! `split`, deleting one a `join`). Run three times on fresh documents: with `text`/`split`/`join`
-//! ops, with whole-value updates (`update` of the paragraph's text; create/delete for Enter and
-//! Backspace), and the same whole-value edits through the floor's functions (one row per
-//! paragraph, `bench.floor_update/insert/delete`), so the three can be compared in one run:
-//! edits/s, WAL bytes per edit and the bytes the document keeps (tree, history and log rows)
-//! per byte of final text. [`w7`] runs it and prints its targets.
+//! Workload 7: a real keystroke trace (`../shared/data/traces/*.json.gz`) replayed one patch per
+//! trace edit, paragraphs as nodes (a newline is a `split`, deleting one a `join`), four times on
+//! fresh documents: through plain `nodesync.apply_patch` calls with `text`/`split`/`join` ops and
+//! with whole-value updates (`update` of the paragraph's text; create/delete for Enter and
+//! Backspace), the same whole-value edits through the floor's functions (one row per paragraph,
+//! `bench.floor_update/insert/delete`; all three in [`sql`]), and the text ops through the Rust
+//! client's `Replica`, a local edit and a push per keystroke ([`replica`]). The four alternate in
+//! chunks of 5,000 edits and are compared in one run: edits/s, WAL bytes per edit, the bytes the
+//! document keeps (tree, history and log rows) per byte of final text, the backend's CPU per
+//! edit. [`w7`] runs it and prints its targets.
 
 use std::collections::BTreeMap;
 use std::io::Read;
