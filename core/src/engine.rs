@@ -222,7 +222,7 @@ impl<'s, S: Store> Engine<'s, S> {
     /// `bound` is None). Stored children moved away or deleted by this patch, and `exclude`,
     /// are skipped.
     fn neighbour(&mut self, parent: &str, bound: Option<&str>, exclude: &str, upward: bool) -> Result<Option<Child>> {
-        let beyond = |p: &str| bound.map_or(true, |b| if upward { p.as_bytes() > b.as_bytes() } else { p.as_bytes() < b.as_bytes() });
+        let beyond = |p: &str| bound.is_none_or(|b| if upward { p.as_bytes() > b.as_bytes() } else { p.as_bytes() < b.as_bytes() });
         let from_overlay = self.placed.get(parent).and_then(|set| {
             let mut it: Box<dyn Iterator<Item = &(String, String)>> = if upward { Box::new(set.iter()) } else { Box::new(set.iter().rev()) };
             it.find(|(p, k)| k != exclude && beyond(p)).map(|(p, k)| (k.clone(), p.clone()))
@@ -473,7 +473,7 @@ impl<'s, S: Store> Engine<'s, S> {
         let mut seen: HashSet<String> = HashSet::new();
         let mut stack = vec![(root.to_string(), 0usize)];
         while let Some((x, depth)) = stack.pop() {
-            let existing = self.overlay.get(&x).map_or(true, |e| e.orig.is_some());
+            let existing = self.overlay.get(&x).is_none_or(|e| e.orig.is_some());
             if existing && !known.contains(&x) {
                 for n in self.store.descendants(&x)? {
                     let parent = n.parent.clone().ok_or_else(|| Error::Internal(format!("live node {:?} has no parent", n.key)))?;

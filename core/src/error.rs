@@ -268,6 +268,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +290,3 @@ mod tests {
         assert!(matches!(conflict, Error::Conflict { .. }));
     }
 }
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -156,7 +156,7 @@ impl Store for MemStore {
         Ok(self
             .live_children(parent)
             .into_iter()
-            .filter(|(_, p)| after.map_or(true, |a| p.as_bytes() > a.as_bytes()))
+            .filter(|(_, p)| after.is_none_or(|a| p.as_bytes() > a.as_bytes()))
             .take(limit)
             .collect())
     }
@@ -166,7 +166,7 @@ impl Store for MemStore {
             .live_children(parent)
             .into_iter()
             .rev()
-            .filter(|(_, p)| before.map_or(true, |b| p.as_bytes() < b.as_bytes()))
+            .filter(|(_, p)| before.is_none_or(|b| p.as_bytes() < b.as_bytes()))
             .take(limit)
             .collect())
     }

@@ -104,7 +104,7 @@ fn midpoint(a: &[u8], b: Option<&[u8]>) -> Result<Vec<u8>, PosError> {
         return Err(PosError("midpoint: bounds out of order".into()));
     }
     if db - da > 1 {
-        let mid = (da + db + 1) / 2; // round half up, as Math.round
+        let mid = (da + db).div_ceil(2); // round half up, as Math.round
         Ok(vec![DIGITS[mid]])
     } else if let Some(b) = b.filter(|b| b.len() > 1) {
         Ok(vec![b[0]])
