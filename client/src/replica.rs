@@ -20,7 +20,7 @@ mod edits;
 mod sql;
 mod types;
 pub use sql::{connect_env, ensure_doc, fetch_snapshot};
-use sql::{send, Sent};
+use sql::{send, Prepared, Sent};
 use types::now_micros;
 #[cfg(feature = "sim")]
 pub use types::CrashPoint;
@@ -31,12 +31,15 @@ type Callback = Box<dyn FnMut(&Changes) + Send>;
 /// A read connection (for example to a hot standby) and the newest gen it is known to show.
 struct Reader {
     conn: Client,
+    prepared: Prepared,
     seen: i64,
 }
 
 /// One replica of one document. See the crate docs.
 pub struct Replica {
     conn: Client,
+    /// The statements prepared on `conn` (the reader has its own).
+    prepared: Prepared,
     /// Reads go here when set ([`Replica::read_from`]); writes and LISTEN always use `conn`.
     reader: Option<Reader>,
     /// The gen a read must show at least: this replica's last commit, or the gen a conflict or
@@ -101,6 +104,7 @@ impl Replica {
         let min_gen = shadow.gen;
         Ok(Replica {
             conn,
+            prepared: Prepared::default(),
             reader: None,
             min_gen,
             ws: Workspace::new(shadow, key_prefix),
@@ -118,7 +122,7 @@ impl Replica {
     }
 
     fn resend(conn: &mut Client, cfg: &Config, patch: &Value, seq: i64) -> Result<Recovery, Error> {
-        match send(conn, &cfg.doc, &cfg.client, patch, seq)? {
+        match send(conn, &mut Prepared::default(), &cfg.doc, &cfg.client, patch, seq)? {
             Sent::Ok(res) => Ok(Recovery::Committed {
                 seq,
                 gen: res["gen"].as_i64().ok_or_else(|| Error::Protocol(format!("no gen in {res}")))?,
@@ -267,7 +271,7 @@ impl Replica {
     /// notification named); if that takes longer than [`Config::read_wait`], the read goes to
     /// the write connection instead (counted in `stats.reader_fallbacks`).
     pub fn read_from(&mut self, reader: Client) {
-        self.reader = Some(Reader { conn: reader, seen: 0 });
+        self.reader = Some(Reader { conn: reader, prepared: Prepared::default(), seen: 0 });
     }
 
     /// Gives the read connection back (reads return to the write connection).
@@ -277,7 +281,7 @@ impl Replica {
 
     /// The connection a read goes to: the read connection once it shows `min_gen`, else the
     /// write connection.
-    fn read_conn(&mut self) -> Result<&mut Client, Error> {
+    fn read_conn(&mut self) -> Result<(&mut Client, &mut Prepared), Error> {
         let use_reader = match self.reader.as_mut() {
             None => false,
             Some(r) if r.seen >= self.min_gen => true,
@@ -294,9 +298,9 @@ impl Replica {
         match (use_reader, self.reader.as_mut()) {
             (true, Some(r)) => {
                 self.stats.reader_reads += 1;
-                Ok(&mut r.conn)
+                Ok((&mut r.conn, &mut r.prepared))
             }
-            _ => Ok(&mut self.conn),
+            _ => Ok((&mut self.conn, &mut self.prepared)),
         }
     }
 
@@ -319,7 +323,7 @@ impl Replica {
             self.journal_write(seq, Some(&pj))?;
             #[cfg(feature = "sim")]
             self.crash_point(CrashPoint::BeforeSend, seq);
-            let sent = match send(&mut self.conn, &self.cfg.doc, &self.cfg.client, &pj, seq) {
+            let sent = match send(&mut self.conn, &mut self.prepared, &self.cfg.doc, &self.cfg.client, &pj, seq) {
                 Ok(s) => s,
                 Err(Error::Db(e)) if e.as_db_error().is_some() => {
                     // the server answered with an error (invalid patch, unknown document...):
@@ -385,7 +389,9 @@ impl Replica {
         self.min_gen = self.min_gen.max(own_gen);
         let old = self.ws.shadow.gen;
         let (remote, diff) = self.fetch_remote()?;
-        let before = if self.ws.wants_server_log() {
+        // the server's log only carries cursors here (committed_with); without cursors it
+        // would be a statement per push for nothing
+        let before = if self.ws.has_cursors() && self.ws.wants_server_log() {
             let log = self.fetch_log(old, remote.gen)?;
             self.ws.committed_with(remote, log.as_deref(), own_gen)
         } else {
@@ -403,10 +409,9 @@ impl Replica {
             return Ok(Some(vec![]));
         }
         let doc = self.cfg.doc.clone();
-        let rows = match self.read_conn()?.query(
-            "SELECT gen, patch FROM nodesync.changes_since($1, $2) WHERE gen <= $3 ORDER BY gen",
-            &[&doc, &since, &upto],
-        ) {
+        let (conn, prepared) = self.read_conn()?;
+        let stmt = prepared.get(conn, "SELECT gen, patch FROM nodesync.changes_since($1, $2) WHERE gen <= $3 ORDER BY gen")?;
+        let rows = match conn.query(&stmt, &[&doc, &since, &upto]) {
             Ok(r) => r,
             Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -433,12 +438,14 @@ impl Replica {
     /// diff does not apply).
     fn fetch_remote(&mut self) -> Result<(Tree, Option<Diff>), Error> {
         let (doc, since) = (self.cfg.doc.clone(), self.ws.shadow.gen);
-        let v: Value = self.read_conn()?.query_one("SELECT nodesync.diff_since($1, $2)", &[&doc, &since])?.get(0);
+        let (conn, prepared) = self.read_conn()?;
+        let stmt = prepared.get(conn, "SELECT nodesync.diff_since($1, $2)")?;
+        let v: Value = conn.query_one(&stmt, &[&doc, &since])?.get(0);
         let diff = Diff::from_json(&v).map_err(Error::Protocol)?;
         let mut remote = self.ws.shadow.clone();
         match remote.apply_diff(&diff) {
             Ok(()) => Ok((remote, Some(diff))),
-            Err(_) => Ok((fetch_snapshot(self.read_conn()?, &doc)?, None)),
+            Err(_) => Ok((fetch_snapshot(self.read_conn()?.0, &doc)?, None)),
         }
     }
 

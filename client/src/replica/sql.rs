@@ -1,7 +1,9 @@
 //! The statements a replica sends, and connecting.
 
 use postgres::error::SqlState;
-use postgres::Client;
+use std::collections::HashMap;
+
+use postgres::{Client, Statement};
 use serde_json::Value;
 
 use super::Error;
@@ -12,8 +14,25 @@ pub(super) enum Sent {
     Conflict(Value),
 }
 
-pub(super) fn send(conn: &mut Client, doc: &str, client: &str, patch: &Value, seq: i64) -> Result<Sent, Error> {
-    match conn.query_one("SELECT nodesync.apply_patch($1, $2, $3, $4)", &[&doc, patch, &client, &seq]) {
+/// The statements a replica runs on one connection, prepared there once (named statements: the
+/// server parses and plans each once per connection, not per call).
+#[derive(Default)]
+pub(super) struct Prepared(HashMap<&'static str, Statement>);
+
+impl Prepared {
+    pub(super) fn get(&mut self, conn: &mut Client, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = conn.prepare(sql)?;
+        self.0.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+pub(super) fn send(conn: &mut Client, prepared: &mut Prepared, doc: &str, client: &str, patch: &Value, seq: i64) -> Result<Sent, Error> {
+    let stmt = prepared.get(conn, "SELECT nodesync.apply_patch($1, $2, $3, $4)")?;
+    match conn.query_one(&stmt, &[&doc, patch, &client, &seq]) {
         Ok(row) => Ok(Sent::Ok(row.get(0))),
         Err(e) => match e.as_db_error() {
             Some(db) if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE => {
