@@ -5,7 +5,9 @@
 #   BENCH_ARGS=trace scripts/bench.sh  only workload 7, the real keystroke trace (text ops vs
 #                                      whole-value updates vs the floor vs text ops through the
 #                                      Rust Replica); BENCH_ARGS="trace quick": 20k edits;
-#                                      BENCH_TRACE_EDITS=N: the first N edits
+#                                      BENCH_TRACE_EDITS=N: the first N edits;
+#                                      BENCH_TRACE_REPLICA_EDITS=N: the Replica's replay stops
+#                                      after N (full runs: 30,000)
 #   BENCH_ARGS=scaling scripts/bench.sh  only workloads 8 and 9 (commits/s across documents with
 #                                      and without NOTIFY; an ordinary role under RLS) and the
 #                                      push latency; with BENCH_QUICK=1 about 1.5 minutes

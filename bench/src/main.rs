@@ -51,6 +51,11 @@ struct Cli {
     /// `trace quick`, all of them otherwise)
     #[arg(long, env = "BENCH_TRACE_EDITS", value_name = "N")]
     trace_edits: Option<usize>,
+    /// The Replica's replay in workload 7 stops after the first N of those edits (default: all
+    /// of them with --quick or `trace quick`, 30,000 otherwise: the Replica's client slows down
+    /// as the document grows, and the whole trace through it takes hours; docs/performance.md)
+    #[arg(long, env = "BENCH_TRACE_REPLICA_EDITS", value_name = "N")]
+    trace_replica_edits: Option<usize>,
     /// What is measured, recorded in results.json (scripts/bench.sh: commit and local changes)
     #[arg(long, env = "BENCH_SOURCE", default_value = "")]
     source: String,
@@ -107,7 +112,7 @@ fn main() {
         Some(Command::Trace { size }) => {
             db::create_database();
             let mut rep = Report::default();
-            let r = trace::w7(&cli.trace_file, cli.quick || size.is_some(), cli.trace_edits, &mut rep);
+            let r = trace::w7(&cli.trace_file, cli.quick || size.is_some(), cli.trace_edits, cli.trace_replica_edits, &mut rep);
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             std::fs::create_dir_all(&cli.out).expect("create the output directory");
             for (name, svg) in &rep.charts {
@@ -189,7 +194,7 @@ fn full_run(cli: &Cli) {
     let w4r = snapshots::w4(&cfg, &docs, &mut rep);
     let (w5r, wal) = wal::w5(&cfg, &docs, &mut rep);
     let w6r = typing::w6(&cfg, &docs, &mut rep);
-    let w7r = trace::w7(&cli.trace_file, quick, cli.trace_edits, &mut rep);
+    let w7r = trace::w7(&cli.trace_file, quick, cli.trace_edits, cli.trace_replica_edits, &mut rep);
     let (w8r, w9r) = w8_w9(&cfg, &docs, &mut rep);
 
     let inputs = targets::Inputs { w1: &w1r, w2: &w2r, w9: &w9r, diffs: &diffs, wal: &wal };
