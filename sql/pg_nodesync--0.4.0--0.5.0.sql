@@ -6,6 +6,8 @@
 -- so the binary form bought nothing and cost its size: a keystroke's row was 345 bytes, about
 -- 200 now (docs/storage.md). The values stay the same JSON (jsonb's text form here; new rows are
 -- compact text); changes_since still returns the patch as jsonb.
+-- And snapshot / diff_since lose their SET clause (every name in them is qualified), so that
+-- Postgres inlines them into the calling query instead of running a SQL function per call.
 -- The ALTER rewrites nodesync.change and its indexes under an ACCESS EXCLUSIVE lock: writes
 -- and history reads of every document wait for it (seconds per million log rows; docs/storage.md).
 -- Until this update runs, the new library writes json text into the jsonb columns (an assignment
@@ -32,3 +34,8 @@ BEGIN
      WHERE c.doc_id = d AND c.gen > changes_since.since
      ORDER BY c.gen;
 END $$;
+
+CREATE OR REPLACE FUNCTION nodesync.snapshot(doc text, at_gen bigint DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT nodesync._snapshot_text(doc, at_gen)::pg_catalog.jsonb $$;
+CREATE OR REPLACE FUNCTION nodesync.diff_since(doc text, since bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT nodesync._diff_text(doc, since)::pg_catalog.jsonb $$;
