@@ -28,13 +28,9 @@ pub fn current_user(client: &SpiClient<'_>) -> Result<String> {
 
 /// The owner of `nodesync.documents`, from the catalog caches (no query; always current).
 fn owner() -> Result<pg_sys::Oid> {
-    // SAFETY: catalog-cache lookups by name and oid; the tuple is released before returning
+    let rel = crate::sql::relation(c"documents").ok_or_else(|| Error::Internal("nodesync.documents does not exist".into()))?;
+    // SAFETY: a catalog-cache lookup by oid; the tuple is released before returning
     unsafe {
-        let nsp = pg_sys::get_namespace_oid(c"nodesync".as_ptr(), true);
-        let rel = if nsp == pg_sys::InvalidOid { pg_sys::InvalidOid } else { pg_sys::get_relname_relid(c"documents".as_ptr(), nsp) };
-        if rel == pg_sys::InvalidOid {
-            return Err(Error::Internal("nodesync.documents does not exist".into()));
-        }
         let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, pg_sys::Datum::from(rel));
         if tuple.is_null() {
             return Err(Error::Internal("nodesync.documents has no catalog entry".into()));

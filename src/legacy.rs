@@ -6,7 +6,6 @@
 //! delete them. The 0.3.0 → 0.4.0 update turns the pieces into undo entries and drops the
 //! table; from then on [`pieces`] is false and nothing here runs.
 
-use pgrx::pg_sys;
 use pgrx::pg_sys::BuiltinOid::*;
 
 use crate::sql::Stmt;
@@ -14,11 +13,7 @@ use crate::sql::Stmt;
 /// Whether this database still keeps history as pieces (a schema before 0.4.0): the table
 /// `nodesync.piece` exists. Two catalog-cache lookups, no query.
 pub fn pieces() -> bool {
-    // SAFETY: plain catalog lookups by name; `missing_ok` makes an absent schema InvalidOid.
-    unsafe {
-        let nsp = pg_sys::get_namespace_oid(c"nodesync".as_ptr(), true);
-        nsp != pg_sys::InvalidOid && pg_sys::get_relname_relid(c"piece".as_ptr(), nsp) != pg_sys::InvalidOid
-    }
+    crate::sql::relation(c"piece").is_some()
 }
 
 /// 0.3.0's commit statement (src/commit.rs has the current one, with the same parameters):

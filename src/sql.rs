@@ -36,6 +36,17 @@ fn plan(client: &SpiClient<'_>, s: &Stmt) -> Result<Rc<OwnedPreparedStatement>> 
     Ok(p)
 }
 
+/// The oid of the relation `nodesync.<name>`, or `None` if there is none: two catalog-cache
+/// lookups by name, no query.
+pub fn relation(name: &std::ffi::CStr) -> Option<pg_sys::Oid> {
+    // SAFETY: plain catalog lookups by name; `missing_ok` makes an absent schema InvalidOid
+    let rel = unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"nodesync".as_ptr(), true);
+        if nsp == pg_sys::InvalidOid { pg_sys::InvalidOid } else { pg_sys::get_relname_relid(name.as_ptr(), nsp) }
+    };
+    (rel != pg_sys::InvalidOid).then_some(rel)
+}
+
 /// Runs `f` inside one SPI connection, with JIT compilation off ([`NoJit`]).
 pub fn connect<T>(f: impl FnOnce(&SpiClient<'_>) -> Result<T>) -> Result<T> {
     let _jit = NoJit::enter();
