@@ -7,7 +7,7 @@
 #                                      Rust Replica); BENCH_ARGS="trace quick": 20k edits;
 #                                      BENCH_TRACE_EDITS=N: the first N edits;
 #                                      BENCH_TRACE_REPLICA_EDITS=N: the Replica's replay stops
-#                                      after N (full runs: 30,000)
+#                                      after N (default: it replays the same edits)
 #   BENCH_ARGS=scaling scripts/bench.sh  only workloads 8 and 9 (commits/s across documents with
 #                                      and without NOTIFY; an ordinary role under RLS) and the
 #                                      push latency; with BENCH_QUICK=1 about 1.5 minutes

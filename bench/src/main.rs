@@ -52,8 +52,7 @@ struct Cli {
     #[arg(long, env = "BENCH_TRACE_EDITS", value_name = "N")]
     trace_edits: Option<usize>,
     /// The Replica's replay in workload 7 stops after the first N of those edits (default: all
-    /// of them with --quick or `trace quick`, 30,000 otherwise: the Replica's client slows down
-    /// as the document grows, and the whole trace through it takes hours; docs/performance.md)
+    /// of them)
     #[arg(long, env = "BENCH_TRACE_REPLICA_EDITS", value_name = "N")]
     trace_replica_edits: Option<usize>,
     /// What is measured, recorded in results.json (scripts/bench.sh: commit and local changes)

@@ -353,7 +353,14 @@ impl Replica {
                     self.stats.commits += 1;
                     self.stats.latencies_us.push(started.elapsed().as_micros() as u64);
                     self.committed.push((seq, pj));
-                    self.after_commit(gen)?;
+                    let versions = res.get("versions").and_then(Value::as_object);
+                    if versions.is_some_and(|v| self.ws.committed_alone(&patch, gen, v)) {
+                        // nobody else committed in between: the server holds the local tree
+                        self.min_gen = self.min_gen.max(gen);
+                        self.stats.known_commits += 1;
+                    } else {
+                        self.after_commit(gen)?;
+                    }
                     return Ok(Pushed::Committed { gen, seq, attempts, ops });
                 }
                 Sent::Conflict(detail) => {

@@ -452,11 +452,16 @@ impl ModelServer {
     /// Applies a patch given as JSON: `Ok(Some(gen))` committed, `Ok(None)` refused
     /// (conflict), `Err` invalid or empty.
     pub fn apply(&mut self, patch: &Value) -> Result<Option<i64>, String> {
+        Ok(self.commit(patch)?.map(|(gen, _)| gen))
+    }
+
+    /// [`ModelServer::apply`] with apply_patch's `versions` of a commit.
+    fn commit(&mut self, patch: &Value) -> Result<Option<(i64, Map<String, Value>)>, String> {
         let p = parse(patch, &Limits::default()).map_err(|e| format!("invalid patch {patch}: {e}"))?;
         match self.model.apply(&p) {
-            Applied::Committed { gen, .. } => {
+            Applied::Committed { gen, versions } => {
                 self.log.push((gen, p));
-                Ok(Some(gen))
+                Ok(Some((gen, versions.into_iter().map(|(k, v)| (k, Value::from(v))).collect())))
             }
             Applied::Refused(_) => Ok(None),
             Applied::Empty { .. } => Err("empty patch".into()),
@@ -476,8 +481,15 @@ impl ModelServer {
                 return Ok(dropped);
             }
             let old = ws.shadow().gen;
-            match self.apply(&patch.to_json())? {
-                Some(gen) => {
+            match self.commit(&patch.to_json())? {
+                Some((gen, versions)) => {
+                    // as a Replica does: the new state known without reading it, when it is
+                    if ws.committed_alone(&patch, gen, &versions) {
+                        if ws.shadow() != &self.tree() || ws.tree() != ws.shadow() {
+                            return Err(format!("after the commit at gen {gen} the workspace's shadow is not the server's state"));
+                        }
+                        return Ok(dropped);
+                    }
                     let log = self.since(old);
                     ws.committed_with(self.tree(), self.with_log.then_some(log.as_slice()), gen);
                     return Ok(dropped);

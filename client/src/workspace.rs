@@ -122,6 +122,17 @@ fn clen(s: &str) -> usize {
     s.chars().count()
 }
 
+/// False if `v` holds a number that is not an integer: the server keeps numbers as decimal
+/// text, which may not read back as the same float.
+fn exact_json(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_i64() || n.is_u64(),
+        Value::Array(a) => a.iter().all(exact_json),
+        Value::Object(o) => o.values().all(exact_json),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+    }
+}
+
 fn lost_rule(l: &Lost) -> (String, Rule) {
     match l {
         Lost::Deleted(k) => (k.clone(), Rule::EditOfDeleted),
@@ -267,6 +278,55 @@ impl Workspace {
         self.log.clear();
         self.drop_stale_cursors();
         before
+    }
+
+    /// `patch` (this workspace's [`Workspace::patch`], unchanged since) committed at `gen` with
+    /// `versions` (apply_patch's result), and `gen` is the shadow's gen + 1: nobody else
+    /// committed in between, so the server now holds exactly the local tree. If the patch only
+    /// changed nodes in place (`text` and `update` ops, no float values whose text the server
+    /// may spell differently), the new server state is known without reading it: the changed
+    /// nodes get their new version and gen in the shadow, the projection and the local tree,
+    /// and the local edits are done (true). Otherwise nothing changes (false) and the caller
+    /// reads the server's state ([`Workspace::committed`] after `diff_since`): creates, moves,
+    /// splits and joins have positions only the server knows.
+    pub fn committed_alone(&mut self, patch: &Patch, gen: i64, versions: &serde_json::Map<String, Value>) -> bool {
+        if patch.base != Some(self.shadow.gen) || gen != self.shadow.gen + 1 || !self.placed.is_empty() {
+            return false;
+        }
+        let in_place = patch.ops.iter().all(|op| match op {
+            Op::Text { key, .. } => self.shadow.contains(key),
+            Op::Update { key, props, .. } => self.shadow.contains(key) && props.as_ref().is_none_or(|p| p.values().all(exact_json)),
+            _ => false,
+        });
+        if !in_place || !patch.ops.iter().all(|op| versions.get(op.key()).is_some_and(Value::is_i64)) {
+            return false;
+        }
+        // every node the patch named has a new version, every node the server changed is one
+        // the patch named
+        let mut changed = Vec::with_capacity(versions.len());
+        for (k, v) in versions {
+            match v.as_i64() {
+                Some(v) if patch.ops.iter().any(|op| op.key() == k) && self.local.contains(k) => changed.push((k, v)),
+                _ => return false,
+            }
+        }
+        for (k, v) in changed {
+            let Some(l) = self.local.nodes.get_mut(k) else { continue };
+            (l.version, l.gen) = (v, gen);
+            let l = l.clone();
+            for t in [&mut self.proj, &mut self.shadow] {
+                if let Some(n) = t.nodes.get_mut(k) {
+                    (n.kind, n.props, n.version, n.gen) = (l.kind.clone(), l.props.clone(), v, gen);
+                }
+            }
+        }
+        for t in [&mut self.local, &mut self.proj, &mut self.shadow] {
+            t.gen = gen;
+        }
+        self.dirty.clear();
+        self.log.clear();
+        self.drop_stale_cursors();
+        true
     }
 
     /// [`Workspace::committed`], with the cursors carried over the server's log since the old

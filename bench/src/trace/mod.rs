@@ -97,9 +97,7 @@ fn row(rep: &mut Report, out: &mut serde_json::Map<String, Value>, name: &str, r
 /// Workload 7: a real keystroke trace through plain SQL calls (text ops, whole-value updates,
 /// the floor) and through the Rust client's Replica, in the same run. Quick runs replay its
 /// first 20,000 edits, full runs all of it; `limit` (`--trace-edits`) replays that many instead.
-/// The Replica's replay in a full run: the first 30,000 edits (see `--trace-replica-edits`).
-const REPLICA_EDITS_FULL: usize = 30_000;
-
+/// The Replica replays the same edits (`replica_limit`, `--trace-replica-edits`: only that many).
 pub fn w7(path: &Path, quick: bool, limit: Option<usize>, replica_limit: Option<usize>, rep: &mut Report) -> Value {
     let t = match load(path) {
         Ok(t) => t,
@@ -110,7 +108,7 @@ pub fn w7(path: &Path, quick: bool, limit: Option<usize>, replica_limit: Option<
         }
     };
     let n = limit.unwrap_or(if quick { 20_000 } else { usize::MAX }).min(t.edits.len());
-    let nr = replica_limit.unwrap_or(if quick { n } else { REPLICA_EDITS_FULL }).min(n);
+    let nr = replica_limit.unwrap_or(n).min(n);
     rep.section(&format!(
         "7. real keystroke trace {}: {n} of {} edits through apply_patch, one patch per edit, paragraphs as nodes, async commit",
         t.name,
@@ -169,16 +167,18 @@ pub fn w7(path: &Path, quick: bool, limit: Option<usize>, replica_limit: Option<
     let (r, counts) = via.finish(&mut c);
     let per_edit = |x: f64| x / r.edits.max(1) as f64;
     let mut extra = json!({"commits": counts.commits, "conflicts": counts.conflicts, "log_fetches": counts.log_fetches,
+                           "known_commits": counts.known_commits,
                            "push_secs": r3(counts.push_secs), "push_us_per_edit": r3(per_edit(counts.push_secs) * 1e6),
                            "client_cpu_us_per_edit": r3(per_edit(counts.client_cpu) * 1e6),
                            "local_us_per_edit": r3(per_edit(r.secs - counts.push_secs) * 1e6)});
     extra["windows"] = points(&windows[styles.len()]);
     got.insert(VIA_REPLICA, row(rep, &mut out, VIA_REPLICA, &r, extra));
     rep.line(format!(
-        "  via Replica: {} commits ({} conflicts, {} changes_since reads); per keystroke {:.0} us in push (building the patch, apply_patch, \
+        "  via Replica: {} commits ({} conflicts; {} known without a read, {} changes_since reads); per keystroke {:.0} us in push (building the patch, apply_patch, \
          the catch-up reads), {:.0} us in the local edits and the replayer; CPU per keystroke: {:.0} us in this client, {:.0} us in its backend",
         counts.commits,
         counts.conflicts,
+        counts.known_commits,
         counts.log_fetches,
         per_edit(counts.push_secs) * 1e6,
         per_edit(r.secs - counts.push_secs) * 1e6,

@@ -2,8 +2,11 @@
 //! would send it. Every keystroke is a local edit (a splice of one paragraph; a typed newline
 //! is Enter, `split`; deleting a newline is a `join`, as in `client/tests/trace.rs`) followed
 //! by its own `push`: one patch per keystroke, each a `nodesync.apply_patch` with the replica's
-//! `(client, seq)`, then the replica's catch-up read after the commit (`diff_since`, and
-//! `changes_since` when the local tree lacks a node the shadow has, i.e. after a join).
+//! `(client, seq)`. A keystroke that splices one paragraph needs no read after its commit
+//! (nobody else commits in between: the replica knows the server's state, `known_commits`);
+//! after Enter and Backspace over a newline the replica reads `diff_since` for the new node's
+//! position (and `changes_since` when the local tree lacks a node the shadow has, i.e. after a
+//! join).
 
 use std::time::Instant;
 
@@ -43,6 +46,8 @@ pub(super) struct ReplicaCounts {
     pub conflicts: u64,
     /// `changes_since` reads after a commit.
     pub log_fetches: u64,
+    /// Commits after which the replica knew the server's state without a read.
+    pub known_commits: u64,
     pub push_secs: f64,
     /// CPU seconds of this client (the replica and the replayer) while replaying.
     pub client_cpu: f64,
@@ -144,7 +149,7 @@ impl<'t> ReplicaReplay<'t> {
         let tree = Tree::from_snapshot(&snap).unwrap_or_else(|e| panic!("trace {} (Replica): snapshot: {e}", self.trace.name));
         assert!(tree.flat() == self.r.tree().flat(), "trace {}: the Replica's tree differs from the server's", self.trace.name);
         let s = &self.r.stats;
-        let counts = ReplicaCounts { commits: s.commits, conflicts: s.conflicts, log_fetches: s.log_fetches, push_secs: self.push_secs, client_cpu: self.client_cpu };
+        let counts = ReplicaCounts { commits: s.commits, conflicts: s.conflicts, log_fetches: s.log_fetches, known_commits: s.known_commits, push_secs: self.push_secs, client_cpu: self.client_cpu };
         let replayed = Replayed {
             edits: self.done,
             secs: self.secs,

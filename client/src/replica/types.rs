@@ -164,6 +164,10 @@ pub struct Stats {
     pub dropped: u64,
     /// Reads of the change log (`changes_since`) for text-aware rebases and cursors.
     pub log_fetches: u64,
+    /// Committed pushes after which the replica knew the server's state without reading it:
+    /// nobody else had committed in between and the patch changed nodes only in place (`text`,
+    /// `update`; see [`crate::Workspace::committed_alone`]). The other commits read `diff_since`.
+    pub known_commits: u64,
     /// Reads served by the read connection ([`Replica::read_from`]).
     pub reader_reads: u64,
     /// Reads that went to the write connection because the read connection had not replayed
