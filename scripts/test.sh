@@ -28,6 +28,8 @@ cd "$(dirname "$0")/.."
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export NODESYNC_PORT=${NODESYNC_PORT:-55433}
 export NODESYNC_PGDIR=${NODESYNC_PGDIR:-/tmp/nodesync-test-$NODESYNC_PORT}
+# logical: tests/tests/push_message.rs reads nodesync.push's messages from a logical slot
+export NODESYNC_WAL_LEVEL=${NODESYNC_WAL_LEVEL:-logical}
 LAYERS=${ONLY:-}; unset ONLY   # (scripts/reliability.sh reads its own ONLY)
 passed=0; failed=0; skipped=0; failures=(); tests_ok=0; tests_bad=0; summary=()
 LOGDIR=$(mktemp -d /tmp/nodesync-test-logs.XXXXXX)

@@ -6,7 +6,8 @@
 //!   (`undo`: for every node changed or deleted, what takes it back to its state before;
 //!   `nodesync_core::history`),
 //! - `documents.gen = G`, and a NOTIFY on `nodesync.notify_channel` (default `nodesync`;
-//!   delivered by Postgres at commit).
+//!   delivered by Postgres at commit) and/or a transactional logical message with that prefix
+//!   (`nodesync.push`).
 //!
 //! Compaction drops the log rows at or below the new horizon: time travel to the horizon
 //! rewinds the current tree through the commits after it, which are all kept.
@@ -68,7 +69,8 @@ const COMMIT: Stmt = Stmt {
             VALUES ($1, $2, $17, $18, $19::json, $20::json, clock_timestamp(), $4::json)),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
-            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
+            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END,
+                      CASE WHEN $23::text IS NOT NULL THEN pg_logical_emit_message(true, $22, $23) END)
           SELECT key, bytes FROM changed/*nodes*/ UNION ALL SELECT key, bytes FROM created/*end*/",
     args: COMMIT_ARGS,
 };
@@ -109,13 +111,14 @@ const ONE_CHANGE: Stmt = Stmt {
             VALUES ($1, $2, $11, $12, $13::json, $14::json, clock_timestamp(), $3::json)),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2 WHERE id = $1
-            RETURNING CASE WHEN $15::text IS NOT NULL THEN pg_notify($16, $15) END)
+            RETURNING CASE WHEN $15::text IS NOT NULL THEN pg_notify($16, $15) END,
+                      CASE WHEN $17::text IS NOT NULL THEN pg_logical_emit_message(true, $16, $17) END)
           SELECT key, bytes FROM changed",
     args: &[
         INT8OID, INT8OID, TEXTOID, // doc_id, gen, undo entries (NULL: none)
         TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, // key, moved, parent, pos, kind, delta, removed keys
         TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
-        TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel
+        TEXTOID, TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel, message payload (NULL: none)
     ],
 };
 pub const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
@@ -125,8 +128,13 @@ pub const COMMIT_ARGS: &[pgrx::pg_sys::BuiltinOid] = &[
         TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, // creates
         TEXTOID, INT8OID, TEXTOID, TEXTOID, // log: client, seq, patch, versions
         TEXTOID, TEXTOID, // NOTIFY payload (NULL: none), channel (nodesync.notify_channel)
+        TEXTOID, // logical message payload (NULL: none; nodesync.push), prefixed with the channel
 ];
-const NOTIFY: Stmt = Stmt { sql: "SELECT pg_notify($2, $1)", args: &[TEXTOID, TEXTOID] };
+const NOTIFY: Stmt = Stmt {
+    sql: "SELECT CASE WHEN $1::text IS NOT NULL THEN pg_notify($2, $1) END,
+                 CASE WHEN $3::text IS NOT NULL THEN pg_logical_emit_message(true, $2, $3) END",
+    args: &[TEXTOID, TEXTOID, TEXTOID],
+};
 
 /// Who sent a patch.
 pub struct Origin<'a> {
@@ -142,10 +150,11 @@ pub fn notify_payload(doc: &str, gen: Option<i64>) -> String {
     }
 }
 
+/// Announces `payload` (a drop) as `nodesync.notify` and `nodesync.push` say.
 pub fn notify(client: &SpiClient<'_>, payload: &str) -> Result<()> {
-    if crate::guc::NOTIFY.get() {
-        let channel = crate::guc::notify_channel()?;
-        exec(client, &NOTIFY, &[payload.into(), channel.into()])?;
+    let (n, m, channel) = crate::guc::pushes(|| payload.to_string())?;
+    if n.is_some() || m.is_some() {
+        exec(client, &NOTIFY, &[n.into(), channel.into(), m.into()])?;
     }
     Ok(())
 }
@@ -173,11 +182,7 @@ pub fn commit(
     // the log's patch, as sent: compact JSON text (numbers exactly as parsed, keys in order)
     let patch = patch.to_string();
     let versions = Value::Object(plan.versions.clone()).to_string();
-    let payload = crate::guc::NOTIFY.get().then(|| notify_payload(doc, Some(gen)));
-    let channel = match payload {
-        Some(_) => crate::guc::notify_channel()?,
-        None => String::new(),
-    };
+    let (payload, message, channel) = crate::guc::pushes(|| notify_payload(doc, Some(gen)))?;
     let only_changes = plan.creates.is_empty() && plan.ephemeral.is_empty() && plan.deletes.is_empty();
     if let ([c], true, false) = (plan.changes.as_slice(), only_changes, pieces) {
         let removed: Vec<String> = c.delta.iter().flatten().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect();
@@ -201,6 +206,7 @@ pub fn commit(
                 versions.into(),
                 payload.into(),
                 channel.into(),
+                message.into(),
             ],
         )?;
         return check_props_size(t, doc, limits);
@@ -265,6 +271,7 @@ pub fn commit(
             versions.into(),
             payload.into(),
             channel.into(),
+            message.into(),
         ],
     )?;
     check_props_size(t, doc, limits)

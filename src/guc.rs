@@ -4,7 +4,7 @@
 use std::ffi::CString;
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
-use pgrx::pg_sys;
+use pgrx::{pg_sys, PostgresGucEnum};
 
 use nodesync_core::Limits;
 
@@ -20,8 +20,47 @@ pub static MAX_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static MAX_NODES: GucSetting<i32> = GucSetting::<i32>::new(10_000_000);
 /// `nodesync.notify`
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// `nodesync.push`
+pub static PUSH: GucSetting<Push> = GucSetting::<Push>::new(Push::Notify);
 /// `nodesync.notify_channel`
 pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"nodesync"));
+
+/// How a commit (and a drop) tells readers: `nodesync.push`.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Push {
+    /// `pg_notify(channel, payload)`, delivered at commit (LISTEN).
+    #[name = c"notify"]
+    Notify,
+    /// `pg_logical_emit_message(true, channel, payload)`: a transactional message in the WAL,
+    /// read from a logical replication slot; takes no lock at commit.
+    #[name = c"message"]
+    Message,
+    /// Both (while readers move from LISTEN to a slot).
+    #[name = c"both"]
+    Both,
+    /// Neither.
+    #[name = c"off"]
+    Off,
+}
+
+/// The payload of a push as a NOTIFY and as a logical message, each `None` if
+/// `nodesync.notify` and `nodesync.push` say it is not sent, and the channel (also the
+/// message prefix; empty if nothing is sent).
+pub fn pushes(payload: impl FnOnce() -> String) -> nodesync_core::Result<(Option<String>, Option<String>, String)> {
+    let (notify, message) = match (NOTIFY.get(), PUSH.get()) {
+        (false, _) | (true, Push::Off) => return Ok((None, None, String::new())),
+        (true, Push::Notify) => (true, false),
+        (true, Push::Message) => (false, true),
+        (true, Push::Both) => (true, true),
+    };
+    let channel = notify_channel()?;
+    let p = payload();
+    Ok(match (notify, message) {
+        (true, true) => (Some(p.clone()), Some(p), channel),
+        (true, false) => (Some(p), None, channel),
+        _ => (None, Some(p), channel),
+    })
+}
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -79,6 +118,14 @@ pub fn init() {
         c"Send NOTIFY nodesync at commit for every committed patch.",
         c"Payload: {\"doc\": <id>, \"gen\": <gen>}; no document content.",
         &NOTIFY,
+        GucContext::Userset,
+        GucFlags::empty(),
+    );
+    GucRegistry::define_enum_guc(
+        c"nodesync.push",
+        c"How commits and drops are announced: notify, message, both or off.",
+        c"notify: pg_notify on nodesync.notify_channel (LISTEN); message: a transactional pg_logical_emit_message with that prefix, read from a logical replication slot (wal_level = logical), no lock at commit; both; off. nodesync.notify = off turns both off. See docs/scaling.md.",
+        &PUSH,
         GucContext::Userset,
         GucFlags::empty(),
     );

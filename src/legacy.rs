@@ -52,7 +52,8 @@ pub const COMMIT: Stmt = Stmt {
             VALUES ($1, $2, $17, $18, $19::jsonb, $20::jsonb, clock_timestamp())),
           bumped AS (
             UPDATE nodesync.documents SET gen = $2, live_nodes = live_nodes + $3 WHERE id = $1
-            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END)
+            RETURNING CASE WHEN $21::text IS NOT NULL THEN pg_notify($22, $21) END,
+                      CASE WHEN $23::text IS NOT NULL THEN pg_logical_emit_message(true, $22, $23) END)
           SELECT key, bytes FROM changed UNION ALL SELECT key, bytes FROM created",
     args: crate::commit::COMMIT_ARGS,
 };

@@ -55,6 +55,10 @@ pub enum Sys {
     /// pg_nodesync with `SET nodesync.notify = off` in the session.
     #[value(name = "nodesync-quiet")]
     ExtQuiet,
+    /// pg_nodesync with `SET nodesync.push = message` (a transactional logical message instead
+    /// of NOTIFY).
+    #[value(name = "nodesync-message")]
+    ExtMessage,
     /// pg_nodesync called by an ordinary role under the row-level security policies of
     /// docs/security.md ("Keyed on the role"; [`setup_role`]).
     #[value(name = "nodesync-role")]
@@ -77,6 +81,7 @@ impl Sys {
         match self {
             Sys::Ext => "nodesync",
             Sys::ExtQuiet => "nodesync, notify off",
+            Sys::ExtMessage => "nodesync, push message",
             Sys::ExtRole => "nodesync, ordinary role",
             Sys::Floor => "floor",
             Sys::FloorQuiet => "floor, no notify",
@@ -89,7 +94,7 @@ impl Sys {
     /// and node versions with it.
     pub fn store(self) -> Sys {
         match self {
-            Sys::Ext | Sys::ExtQuiet | Sys::ExtRole => Sys::Ext,
+            Sys::Ext | Sys::ExtQuiet | Sys::ExtMessage | Sys::ExtRole => Sys::Ext,
             Sys::Floor | Sys::FloorQuiet | Sys::FloorWal => Sys::Floor,
             Sys::Snap => Sys::Snap,
         }
@@ -302,8 +307,11 @@ impl Editor {
         if sys == Sys::ExtQuiet {
             c.batch_execute("SET nodesync.notify = off").unwrap();
         }
+        if sys == Sys::ExtMessage {
+            c.batch_execute("SET nodesync.push = message").unwrap();
+        }
         let (upd, ins) = match sys {
-            Sys::Ext | Sys::ExtQuiet | Sys::ExtRole => (
+            Sys::Ext | Sys::ExtQuiet | Sys::ExtMessage | Sys::ExtRole => (
                 c.prepare_typed("SELECT nodesync.apply_patch($1, $2::jsonb)->>'gen'", &[Type::TEXT, Type::TEXT]).unwrap(),
                 Some(c.prepare_typed("SELECT nodesync.apply_patch($1, $2::jsonb)->>'gen'", &[Type::TEXT, Type::TEXT]).unwrap()),
             ),

@@ -1,8 +1,8 @@
 //! Workload 8: commits/s across documents, and what the push to readers costs (issue 13).
 //!
 //! One writer connection per document, each editing random paragraphs of its own document
-//! (`w8-0` ..), for 1, 2, 4 and 8 documents: pg_nodesync with `nodesync.notify` on and off, the
-//! floor with `pg_notify`, without a push, and with a transactional `pg_logical_emit_message`.
+//! (`w8-0` ..), for 1, 2, 4 and 8 documents: pg_nodesync with `nodesync.notify` on and off and
+//! with `nodesync.push = message`, the floor with `pg_notify`, without a push, and with a transactional `pg_logical_emit_message`.
 //! Every transaction that NOTIFYs takes PostgreSQL's one notify lock at commit (held through its
 //! WAL flush), so notifying commits of all documents queue behind each other; the other
 //! variants show what the same writes do without it.
@@ -22,7 +22,7 @@ use crate::runner::{compare, pool, Mode, Pool};
 use crate::stats::{r3, Lat};
 
 /// The systems compared, in table order.
-pub const SYSTEMS: [Sys; 5] = [Sys::Ext, Sys::ExtQuiet, Sys::Floor, Sys::FloorQuiet, Sys::FloorWal];
+pub const SYSTEMS: [Sys; 6] = [Sys::Ext, Sys::ExtQuiet, Sys::ExtMessage, Sys::Floor, Sys::FloorQuiet, Sys::FloorWal];
 /// Documents (= writers) per scenario.
 pub const DOC_COUNTS: [usize; 4] = [1, 2, 4, 8];
 
@@ -84,6 +84,7 @@ pub fn w8(cfg: &Cfg, d: &Docs, mode: Mode, rep: &mut Report) -> Value {
     };
     let ratios = [
         ("nodesync_notify_off_over_on", at8(Sys::ExtQuiet, Sys::Ext)),
+        ("nodesync_push_message_over_notify", at8(Sys::ExtMessage, Sys::Ext)),
         ("floor_no_notify_over_pg_notify", at8(Sys::FloorQuiet, Sys::Floor)),
         ("floor_wal_message_over_pg_notify", at8(Sys::FloorWal, Sys::Floor)),
         ("floor_wal_message_over_no_notify", at8(Sys::FloorWal, Sys::FloorQuiet)),
@@ -91,9 +92,9 @@ pub fn w8(cfg: &Cfg, d: &Docs, mode: Mode, rep: &mut Report) -> Value {
         ("nodesync_notify_off_over_floor_no_notify", at8(Sys::ExtQuiet, Sys::FloorQuiet)),
     ];
     rep.line(format!(
-        "at 8 documents: nodesync notify off / on = {:.2}x; floor: no notify / pg_notify = {:.2}x, WAL message / pg_notify = {:.2}x, \
-         WAL message / no notify = {:.2}x",
-        ratios[0].1, ratios[1].1, ratios[2].1, ratios[3].1
+        "at 8 documents: nodesync notify off / on = {:.2}x, push message / notify = {:.2}x; floor: no notify / pg_notify = {:.2}x, \
+         WAL message / pg_notify = {:.2}x, WAL message / no notify = {:.2}x",
+        ratios[0].1, ratios[1].1, ratios[2].1, ratios[3].1, ratios[4].1
     ));
     let groups: Vec<(String, Vec<Option<f64>>)> =
         DOC_COUNTS.iter().enumerate().map(|(i, n)| (docs_label(*n), SYSTEMS.iter().map(|s| Some(per[s][i].ops_s)).collect())).collect();
