@@ -1,6 +1,6 @@
 -- Hash-partitions nodesync.tree and nodesync.change by doc_id (docs/scaling.md,
 -- "Partitioning on one machine"). Run it as a superuser, in a maintenance window (it locks the
--- tables and copies every row), in each database that has pg_nodesync 0.5.0:
+-- tables and copies every row), in each database that has pg_nodesync 0.6.0:
 --   psql -v ON_ERROR_STOP=1 -v partitions=8 -d mydb -f scripts/partition_tables.sql
 -- (partitions defaults to 8). tests/tests/partitioned.rs runs it and checks that every function
 -- answers as on unpartitioned tables.
@@ -29,8 +29,8 @@ BEGIN
     IF ext IS NULL THEN
         RAISE EXCEPTION 'pg_nodesync is not installed in this database';
     END IF;
-    IF (SELECT extversion FROM pg_catalog.pg_extension WHERE oid = ext) <> '0.5.0' THEN
-        RAISE EXCEPTION 'this script is for pg_nodesync 0.5.0 (ALTER EXTENSION pg_nodesync UPDATE first)';
+    IF (SELECT extversion FROM pg_catalog.pg_extension WHERE oid = ext) <> '0.6.0' THEN
+        RAISE EXCEPTION 'this script is for pg_nodesync 0.6.0 (ALTER EXTENSION pg_nodesync UPDATE first)';
     END IF;
     IF n < 1 THEN
         RAISE EXCEPTION 'partitions must be at least 1, got %', n;

@@ -4,9 +4,11 @@
 -- One row per document: its commit counter (gen), history horizon and live node count.
 -- The row is also the per-document commit lock: a patch locks it (FOR UPDATE) first, so
 -- commits on one document take gens one at a time, and documents never wait for each other.
+-- No CHECK constraint (0.6.0): Postgres evaluates every CHECK of a table on every UPDATE of a
+-- row, whatever columns changed, and the row is updated by every commit.
 CREATE TABLE nodesync.documents (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    doc        text NOT NULL UNIQUE CHECK (octet_length(doc) BETWEEN 1 AND 200),
+    doc        text NOT NULL UNIQUE,   -- 1..200 bytes, checked by create_doc (22023)
     gen        bigint NOT NULL DEFAULT 1,
     horizon    bigint NOT NULL DEFAULT 0,
     live_nodes bigint NOT NULL DEFAULT 1,

@@ -1,11 +1,11 @@
-//! Upgrades: `CREATE EXTENSION pg_nodesync VERSION '0.1.0'` (and `'0.2.0'`, `'0.3.0'`, `'0.4.0'`) still
+//! Upgrades: `CREATE EXTENSION pg_nodesync VERSION '0.1.0'` (and `'0.2.0'` .. `'0.5.0'`) still
 //! works with the new library (every C symbol of the frozen install scripts is still exported,
 //! and the library writes and reads the old storage until the update: src/legacy.rs), a
 //! database of each released version filled with documents, history, log, seqs, compaction
 //! and deletions reads the same after `ALTER EXTENSION pg_nodesync UPDATE` (every snapshot at
 //! every gen, every node's history: 0.4.0 turns the history pieces into undo entries), the
 //! newer features work on the old documents (0.2.0's text ops, 0.3.0's HOT edits, 0.4.0's
-//! history, 0.5.0's json log), and the upgraded schema
+//! history, 0.5.0's json log, 0.6.0's documents without a CHECK), and the upgraded schema
 //! equals a fresh install's (pg_dump --schema-only --binary-upgrade of both, which lists every
 //! member object of the extension, its definition, privileges and initial privileges; only
 //! OIDs, xids and LSNs are blanked).
@@ -17,13 +17,14 @@ use postgres::Client;
 use serde_json::{json, Value};
 
 /// The version this library installs by default.
-const CURRENT: &str = "0.5.0";
+const CURRENT: &str = "0.6.0";
 /// The released versions: their frozen install scripts (sql/released/) and SHA-256.
 const RELEASED: &[(&str, &str)] = &[
     ("0.1.0", "2fd10f28fc463013a2d0442a14157971ed8ecec7a5c0320fd2e943b5a26130e0"),
     ("0.2.0", "5a1f8360fb55182f1ce4eda1719bbce0f44e75527a65f0b9d800e6be1f3cefc7"),
     ("0.3.0", "3d37323064f68ef300109c5c544a0345a8caedabad49370d33e5b04b394446a3"),
     ("0.4.0", "deb748332d4e128ac6c9620544618f6e4091c0db7e51cdd72a4369147387bcb9"),
+    ("0.5.0", "dff042f353294896c963c1926171f6768f9866118abaa3ad4dc8f67acdee62f9"),
 ];
 
 fn version(c: &mut Client) -> String {
@@ -88,6 +89,15 @@ fn log_types(c: &mut Client) -> [String; 3] {
 
 fn indexes(c: &mut Client, table: &str) -> Vec<String> {
     c.query("SELECT indexname::text FROM pg_indexes WHERE schemaname = 'nodesync' AND tablename = $1 ORDER BY 1", &[&table])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The CHECK constraints of table `nodesync.<table>`.
+fn checks(c: &mut Client, table: &str) -> Vec<String> {
+    c.query("SELECT conname::text FROM pg_constraint WHERE conrelid = ('nodesync.' || $1)::regclass AND contype = 'c' ORDER BY 1", &[&table])
         .unwrap()
         .iter()
         .map(|r| r.get(0))
@@ -187,10 +197,11 @@ fn the_frozen_scripts_are_the_released_ones_and_are_installed() {
             .map(|r| r.get(0))
             .collect()
     };
-    assert_eq!(path("0.1.0"), vec!["0.1.0--0.2.0--0.3.0--0.4.0--0.5.0"], "0.1.0 updates through 0.2.0, 0.3.0 and 0.4.0");
-    assert_eq!(path("0.2.0"), vec!["0.2.0--0.3.0--0.4.0--0.5.0"], "0.2.0 updates through 0.3.0 and 0.4.0");
-    assert_eq!(path("0.3.0"), vec!["0.3.0--0.4.0--0.5.0"], "0.3.0 updates through 0.4.0");
-    assert_eq!(path("0.4.0"), vec!["0.4.0--0.5.0"], "one update script from 0.4.0");
+    assert_eq!(path("0.1.0"), vec!["0.1.0--0.2.0--0.3.0--0.4.0--0.5.0--0.6.0"], "0.1.0 updates through every version");
+    assert_eq!(path("0.2.0"), vec!["0.2.0--0.3.0--0.4.0--0.5.0--0.6.0"], "0.2.0 updates through 0.3.0, 0.4.0 and 0.5.0");
+    assert_eq!(path("0.3.0"), vec!["0.3.0--0.4.0--0.5.0--0.6.0"], "0.3.0 updates through 0.4.0 and 0.5.0");
+    assert_eq!(path("0.4.0"), vec!["0.4.0--0.5.0--0.6.0"], "0.4.0 updates through 0.5.0");
+    assert_eq!(path("0.5.0"), vec!["0.5.0--0.6.0"], "one update script from 0.5.0");
 }
 
 #[test]
@@ -211,6 +222,11 @@ fn update_from_0_3_0_keeps_every_read_and_equals_a_fresh_install() {
 #[test]
 fn update_from_0_4_0_keeps_every_read_and_equals_a_fresh_install() {
     update_keeps_every_read_and_equals_a_fresh_install("0.4.0");
+}
+
+#[test]
+fn update_from_0_5_0_keeps_every_read_and_equals_a_fresh_install() {
+    update_keeps_every_read_and_equals_a_fresh_install("0.5.0");
 }
 
 /// A database made with version `from`, filled, then updated to the current version.
@@ -234,7 +250,12 @@ fn update_keeps_every_read_and_equals_a_fresh_install(from: &str) {
     }
     // until the update, the log's columns are the old schema's jsonb (the library writes json
     // text into them)
-    assert_eq!(log_types(&mut c), ["jsonb", "jsonb", if from < "0.4.0" { "-" } else { "jsonb" }]);
+    if from < "0.5.0" {
+        assert_eq!(log_types(&mut c), ["jsonb", "jsonb", if from < "0.4.0" { "-" } else { "jsonb" }]);
+    } else {
+        assert_eq!(log_types(&mut c), ["json", "json", "json"]);
+    }
+    assert_eq!(checks(&mut c, "documents"), vec!["documents_doc_check".to_string()], "the {from} schema checks documents.doc");
     let before = state(&mut c, &docs);
     assert_eq!(before["board"]["documents"][0]["horizon"], json!(4), "the fixture compacted board");
     assert!(!before["table client_seq"].as_array().unwrap().is_empty(), "the fixture has remembered seqs");
@@ -242,6 +263,8 @@ fn update_keeps_every_read_and_equals_a_fresh_install(from: &str) {
     c.batch_execute("ALTER EXTENSION pg_nodesync UPDATE").expect("ALTER EXTENSION pg_nodesync UPDATE");
     assert_eq!(version(&mut c), CURRENT);
     assert_eq!(log_types(&mut c), ["json", "json", "json"], "0.5.0: the log is json text");
+    // 0.6.0: no CHECK on nodesync.documents, which every commit updates
+    assert_eq!(checks(&mut c, "documents"), Vec::<String>::new(), "0.6.0 drops the CHECK of documents");
     // a session that was open across the update reads the same; so does a new one
     let after = state(&mut c, &docs);
     for (k, v) in before.as_object().unwrap() {
