@@ -305,7 +305,11 @@ impl Replica {
     }
 
     /// Sends the local edits as one patch; on a conflict pulls, rebases and retries (bounded,
-    /// with backoff). After a commit the shadow is brought up to date (a pull).
+    /// with backoff). After a commit the shadow is at least at the commit's gen: if nobody else
+    /// committed in between and the patch only changed nodes in place, from the result alone
+    /// ([`Workspace::committed_alone`]); otherwise by reading `diff_since` (a pull), which also
+    /// brings what others committed since. Others' later commits come with [`Replica::pull`]
+    /// (or `wait`, or [`Replica::sync`]).
     pub fn push(&mut self) -> Result<Pushed, Error> {
         self.settle_in_flight()?;
         let started = Instant::now();

@@ -456,7 +456,7 @@ impl ModelServer {
     }
 
     /// [`ModelServer::apply`] with apply_patch's `versions` of a commit.
-    fn commit(&mut self, patch: &Value) -> Result<Option<(i64, Map<String, Value>)>, String> {
+    pub fn commit(&mut self, patch: &Value) -> Result<Option<(i64, Map<String, Value>)>, String> {
         let p = parse(patch, &Limits::default()).map_err(|e| format!("invalid patch {patch}: {e}"))?;
         match self.model.apply(&p) {
             Applied::Committed { gen, versions } => {

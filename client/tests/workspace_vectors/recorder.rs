@@ -322,6 +322,11 @@ impl Rec {
         self.call(i, "committed_with", json!([tree_json(&remote), log_json(log), own]), |w| Ok(w.committed_with(remote.clone(), log, own)), Self::null).unwrap();
     }
 
+    /// [`Workspace::committed_alone`]: its answer is the step's result.
+    pub fn committed_alone(&mut self, i: usize, patch: &Patch, gen: i64, versions: &serde_json::Map<String, Value>) -> bool {
+        self.call(i, "committed_alone", json!([patch.to_json(), gen, versions]), |w| Ok(w.committed_alone(patch, gen, versions)), |b| json!(b)).unwrap()
+    }
+
     pub fn rebase_with(&mut self, i: usize, remote: Tree, log: Option<&[(i64, Patch)]>, policy: Policy) -> Vec<Dropped> {
         let d = self
             .call(i, "rebase_with", json!([tree_json(&remote), log_json(log), policy_name(policy)]), |w| Ok(w.rebase_with(remote.clone(), log, policy).1), |d| dropped_json(d))
@@ -344,8 +349,12 @@ impl Rec {
                 return dropped;
             }
             let old = self.ws[i].shadow().gen;
-            match self.server.apply(&patch.to_json()).unwrap_or_else(|e| panic!("{}: {e}", self.name)) {
-                Some(gen) => {
+            match self.server.commit(&patch.to_json()).unwrap_or_else(|e| panic!("{}: {e}", self.name)) {
+                Some((gen, versions)) => {
+                    // as ModelServer::push and a Replica: known without a read when it can be
+                    if self.committed_alone(i, &patch, gen, &versions) {
+                        return dropped;
+                    }
                     let log = self.server.since(old);
                     let with_log = self.server.with_log;
                     self.committed_with(i, self.server.tree(), with_log.then_some(log.as_slice()), gen);
@@ -452,6 +461,14 @@ pub fn replay(case: &Value) -> Result<(), String> {
             "forget_noop_edits" => {
                 w.forget_noop_edits();
                 Ok(Value::Null)
+            }
+            "committed_alone" => {
+                let p = match parse(&a[0], &Limits::default()) {
+                    Ok(p) => p,
+                    Err(e) => return Err(format!("{name}: step {n}: committed_alone's patch: {e}")),
+                };
+                let versions = a[2].as_object().cloned().unwrap_or_default();
+                Ok(json!(w.committed_alone(&p, a[1].as_i64().unwrap_or(-1), &versions)))
             }
             "committed_with" => {
                 let log = log_from_json(&a[1]);

@@ -23,8 +23,9 @@ import type { Applied, Notification, PatchJson, Transport } from "./transport/ty
 import { Workspace } from "./workspace.js";
 import type { Cursor } from "./workspace.js";
 import type { Node, Tree } from "./tree.js";
+import { Diff } from "./tree.js";
 import { Place as PlaceCtor, patchToJson } from "./patch.js";
-import type { Place } from "./patch.js";
+import type { Patch, Place } from "./patch.js";
 import type { Dropped, Policy } from "./rebase.js";
 import { isWarning } from "./rebase.js";
 import { abortError, raced } from "./replica/abort.js";
@@ -63,7 +64,7 @@ export class Replica {
   readonly client: string;
   readonly transport: Transport;
   policy: Policy;
-  readonly stats: ReplicaStats = { commits: 0, conflicts: 0, rebases: 0, pulls: 0, dropped: 0, logFetches: 0, pushLatenciesMs: [] };
+  readonly stats: ReplicaStats = { commits: 0, conflicts: 0, rebases: 0, pulls: 0, dropped: 0, logFetches: 0, knownCommits: 0, pushLatenciesMs: [] };
 
   private ws: Workspace;
   private pending: Pending | null = null;
@@ -397,7 +398,7 @@ export class Replica {
       const seq = this.nextSeq;
       const ops = patch.ops.length;
       // fork before anything is awaited: edits from now on are not in this patch
-      this.fork(pj, seq, ops);
+      this.fork(pj, patch, seq, ops);
       try {
         await this.saveJournal(seq, pj);
       } catch (e) {
@@ -447,7 +448,7 @@ export class Replica {
       const result = { committed: true as const, gen: applied.gen, seq, attempts, ops };
       this.stats.pushLatenciesMs.push(performance.now() - started);
       try {
-        await this.committed(applied.gen, seq);
+        await this.committed(applied.gen, seq, applied.versions);
       } catch (e) {
         // committed all the same; the new server state could not be read: the local tree
         // stays as it is and the next push or pull (or notification) finishes the commit
@@ -460,9 +461,9 @@ export class Replica {
   }
 
   /** Before a send: the workspace that made the patch stays as it is; the app edits a new one on its local tree. */
-  private fork(patch: PatchJson, seq: number, ops: number): void {
+  private fork(patch: PatchJson, made: Patch, seq: number, ops: number): void {
     const base = this.ws;
-    this.pending = { base, patch, seq, ops, replay: [] };
+    this.pending = { base, patch, made, seq, ops, replay: [] };
     this.ws = forkOf(base, this.keyPrefix);
   }
 
@@ -484,12 +485,13 @@ export class Replica {
   }
 
   /** The server committed the pending patch at `gen` (now, or before: a duplicate): counted, journal cleared, then finished. */
-  private async committed(gen: number, seq: number): Promise<Changes> {
+  private async committed(gen: number, seq: number, versions?: unknown): Promise<Changes> {
     const p = this.pending;
     if (!p) throw new ProtocolError("a commit without a patch in flight");
     this.nextSeq = Math.max(this.nextSeq, seq + 1);
     this.stats.commits++;
     p.committedGen = gen;
+    p.versions = versions;
     await this.saveJournal(seq, null);
     return this.finishCommit();
   }
@@ -504,6 +506,20 @@ export class Replica {
     if (!p || p.committedGen === undefined) throw new ProtocolError("no commit to finish");
     const gen = p.committedGen;
     const old = p.base.shadow();
+    const oldGen = old.gen;
+    if (p.versions !== undefined && p.base.committedAlone(p.made, gen, p.versions)) {
+      // nobody else committed in between: the server holds what the patch was made from, and
+      // its own patch is all the log since the old shadow (which the live workspace's shadow
+      // already holds); no read
+      this.stats.knownCommits++;
+      this.pending = null;
+      const remote = p.base.shadow().clone();
+      const touched = this.ws.touchedKeys();
+      const [before, dropped] = this.ws.rebaseWith(remote, [], this.policy);
+      const changes = changesOf(this.ws, before, new Diff(oldGen, gen, false, [], []), dropped, oldGen, touched);
+      this.report(changes);
+      return changes;
+    }
     const [remote, diff] = await fetchRemote(this.transport, this.doc, old, gen, this.lifetime.signal);
     const log = this.wantsLog() ? await fetchLog(this.transport, this.doc, old.gen, remote.gen, this.stats) : null;
     this.pending = null;

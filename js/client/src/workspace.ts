@@ -45,7 +45,7 @@ import type { Op, Patch, Place } from "./patch.js";
 import { type Dropped, type Policy, makePatch } from "./rebase.js";
 import type { Node, Tree } from "./tree.js";
 import { createWithKey, deleteNode, freshKey, join, moveTo, splice, split, update } from "./workspace/edits.js";
-import { committed, committedWith, rebaseWith, wantsServerLog } from "./workspace/rebase.js";
+import { committed, committedAlone, committedWith, rebaseWith, wantsServerLog } from "./workspace/rebase.js";
 import { type State, hasLocalEdits } from "./workspace/state.js";
 
 /** A caret: an offset (code points) in a string property of a node. */
@@ -199,6 +199,18 @@ export class Workspace {
    */
   committed(remote: Tree): Tree {
     return committed(this.s, remote);
+  }
+
+  /**
+   * `patch` (this workspace's `patch()`, unchanged since) committed at `gen` with `versions`
+   * (apply_patch's result): if nobody else committed in between (`gen` = shadow gen + 1) and
+   * the patch only changed nodes in place (`text`, `update` without non-integer numbers), the
+   * server now holds the local tree, and the versions and gen are folded in without a read
+   * (true). Otherwise nothing changes (false): read the server (`committed` after
+   * `diff_since`). As Rust's `Workspace::committed_alone`.
+   */
+  committedAlone(patch: Patch, gen: number, versions: unknown): boolean {
+    return committedAlone(this.s, patch, gen, versions);
   }
 
   /**

@@ -178,10 +178,12 @@ describe("push, pull, rebase", () => {
     a.setCursor("caret", "p0", "text", 5);
     a.splice("p0", "text", 5, 0, " X");
     const gate = new Gate();
-    t.gateAfter = gate;
+    t.gateBefore = gate;
     const pushing = a.push();
-    await gate.arrived; // committed on the server, the answer not yet processed
-    // meanwhile: the app types on, and someone else commits after this replica's patch
+    await gate.arrived; // made and forked, not sent yet
+    // meanwhile: the app types on, and someone else commits before this replica's patch lands
+    // (so its commit is not the next gen: the replica reads the server and rebases the edits
+    // made meanwhile over the others' part of the log)
     a.splice("p0", "text", 7, 0, " Y");
     const q = a.split("p0", "text", 0);
     a.splice("p1", "text", 5, 0, " Z");
@@ -208,6 +210,48 @@ describe("push, pull, rebase", () => {
     assert.equal(t.maxInflight, 1);
   });
 
+  test("a commit with nobody else in between is known without a read; one after someone else's reads the server", async () => {
+    const doc = await newDoc("hello", "world");
+    const t = new TestTransport(await connect());
+    const a = await open(doc, "ann", {}, t);
+    const b = await open(doc, "bob");
+    const reads = () => t.diffReads;
+    // text and prop edits, nobody in between: no diff_since after the commit
+    for (const [i, c] of [..."abc"].entries()) {
+      a.splice("p0", "text", 5 + i, 0, c);
+      const before = reads();
+      assert.ok((await a.push()).committed);
+      assert.equal(reads(), before, `keystroke ${c}: read the server after its own commit`);
+      await assertEqualsSnapshot(doc, a);
+      assert.deepEqual(flat(a.shadow()), flat(a.tree()));
+    }
+    a.update("p1", { n: 7, tags: ["x", 2] });
+    let before = reads();
+    assert.ok((await a.push()).committed);
+    assert.equal(reads(), before);
+    const server = await assertEqualsSnapshot(doc, a);
+    assert.equal(a.shadow().get("p1")?.version, server.get("p1")?.version);
+    assert.equal(a.stats.knownCommits, 4);
+    // a non-integer number, a split: read
+    for (const edit of [() => a.update("p1", { n: 1.5 }), () => void a.split("p0", "text", 2)]) {
+      edit();
+      before = reads();
+      assert.ok((await a.push()).committed);
+      assert.equal(reads(), before + 1);
+      await assertEqualsSnapshot(doc, a);
+    }
+    // someone else commits first (another paragraph): this commit is at gen + 2, read
+    b.splice("p1", "text", 0, 0, "big ");
+    await b.push();
+    a.splice("p0", "text", 0, 0, ">");
+    before = reads();
+    assert.ok((await a.push()).committed);
+    assert.equal(reads(), before + 1);
+    await assertEqualsSnapshot(doc, a);
+    assert.equal(a.text("p1", "text"), "big world");
+    assert.equal(a.stats.knownCommits, 4);
+  });
+
   test("a split committed right after the in-flight patch carries the typing made meanwhile (the log, not a diff)", async () => {
     const doc = await newDoc("hello world");
     const t = new TestTransport(await connect());
@@ -225,6 +269,10 @@ describe("push, pull, rebase", () => {
     await b.push();
     gate.open();
     assert.ok((await pushing).committed);
+    // its own commit was the next gen: known without a read, Bob's split comes with the pull
+    assert.equal(a.text("p0", "text"), "hello, world!");
+    assert.equal(a.stats.knownCommits, 1);
+    await a.pull();
     assert.equal(a.text("p0", "text"), "hello,");
     assert.equal(a.text(q, "text"), " world!", "the typing followed the split into the new block");
     await a.push();
@@ -471,20 +519,22 @@ describe("errors, close and abort", () => {
     const a = await open(doc, "ann", {}, t);
     const errors: unknown[] = [];
     a.on("error", (e) => errors.push(e));
-    a.splice("p0", "text", 3, 0, "d");
+    // a split: its new block's position is the server's, so the commit is followed by a read
+    const q = a.split("p0", "text", 1);
     t.garbageDiff = { from: "?" };
     const r = await a.push();
     assert.ok(r.committed);
     assert.equal(errors.length, 1);
     assert.ok(errors[0] instanceof ProtocolError, String(errors[0]));
     assert.equal(a.inFlight, true, "not finished yet");
-    a.splice("p0", "text", 4, 0, "e");
+    a.splice("p0", "text", 1, 0, "e");
     await a.pull();
     assert.equal(a.inFlight, false);
     assert.equal(t.sent.length, 1, "finishing a known commit resends nothing");
     assert.ok((await a.push()).committed);
     await assertEqualsSnapshot(doc, a);
-    assert.equal(a.text("p0", "text"), "abcde");
+    assert.equal(a.text("p0", "text"), "ae");
+    assert.equal(a.text(q, "text"), "bc");
     assert.equal(a.stats.commits, 2);
   });
 

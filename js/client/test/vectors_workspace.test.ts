@@ -94,6 +94,8 @@ function call(w: Workspace, name: string, a: unknown[]): unknown {
     case "forget_noop_edits":
       w.forgetNoopEdits();
       return null;
+    case "committed_alone":
+      return w.committedAlone(parsePatch(a[0]), num(a[1]), a[2]);
     case "committed_with":
       w.committedWith(treeFromVectorJson(a[0]), log(a[1]), num(a[2]));
       return null;

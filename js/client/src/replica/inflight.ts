@@ -5,7 +5,7 @@
 // keys a join kept under the other block), which becomes the live one again.
 
 import { Place as PlaceCtor } from "../patch.js";
-import type { Place } from "../patch.js";
+import type { Patch, Place } from "../patch.js";
 import type { PatchJson } from "../transport/types.js";
 import { Workspace } from "../workspace.js";
 
@@ -16,6 +16,8 @@ export interface Pending {
   /** The workspace that made the patch, as it was when the patch was made. */
   base: Workspace;
   patch: PatchJson;
+  /** The same patch as `base.patch()` made it (for `Workspace.committedAlone`). */
+  made: Patch;
   seq: number;
   ops: number;
   /** The edits made since, in order. */
@@ -26,6 +28,8 @@ export interface Pending {
    * is unknown until the patch is resent with its seq.
    */
   committedGen?: number;
+  /** The commit's `versions` (apply_patch's result), when it was this send's answer. */
+  versions?: unknown;
 }
 
 /** The workspace the app edits while `base`'s patch is in flight: a new one on base's local tree, with its cursors. */

@@ -82,6 +82,8 @@ export interface ReplicaStats {
   dropped: number;
   /** changes_since reads. */
   logFetches: number;
+  /** Commits after which the new server state was known without reading it (nobody else had committed in between and the patch changed nodes only in place: `Workspace.committedAlone`). */
+  knownCommits: number;
   /** Per committed push: ms from the start of the push to the commit, retries included. */
   pushLatenciesMs: number[];
 }

@@ -7,7 +7,7 @@
 import { type BOp, type Flags, type Lost, agrees, bopKey, diffOps, newFlags, transform as transformBOps, tryApply as tryApplyBOp, tryReplay } from "../blocks.js";
 import { SortedSet, cmpKeys, cmpNumberArrays } from "../order.js";
 import { TextOp } from "../ot.js";
-import { ROOT } from "../patch.js";
+import { type Patch, ROOT } from "../patch.js";
 import { type Dropped, type Policy, type Rule, rebase } from "../rebase.js";
 import { cpLen as clen } from "../text.js";
 import type { Tree } from "../tree.js";
@@ -49,6 +49,61 @@ export function committed(s: State, remote: Tree): Tree {
   s.log = [];
   dropStaleCursors(s);
   return before;
+}
+
+/** False if `v` holds a number that is not an integer (Rust's `exact_json`: the same rule in both clients). */
+function exactJson(v: unknown): boolean {
+  if (typeof v === "number") return Number.isInteger(v);
+  if (Array.isArray(v)) return v.every(exactJson);
+  if (v !== null && typeof v === "object") return Object.values(v).every(exactJson);
+  return true;
+}
+
+/**
+ * Rust's `Workspace::committed_alone`: `patch` (this workspace's patch, unchanged since)
+ * committed at `gen` with `versions`, and `gen` is the shadow's gen + 1, so the server holds
+ * exactly the local tree. If the patch only changed nodes in place (`text`, `update` without
+ * non-integer numbers) the new state is known without reading it: the changed nodes get their
+ * version and gen in the shadow, projection and local tree, the local edits are done (true).
+ * Otherwise nothing changes (false).
+ */
+export function committedAlone(s: State, patch: Patch, gen: number, versions: unknown): boolean {
+  if (patch.base !== s.shadowTree.gen || gen !== s.shadowTree.gen + 1 || !s.placed.isEmpty()) return false;
+  if (versions === null || typeof versions !== "object" || Array.isArray(versions)) return false;
+  const vs = versions as Record<string, unknown>;
+  const named = new Set<string>();
+  for (const op of patch.ops) {
+    if (op.op !== "text" && op.op !== "update") return false;
+    if (op.op === "update" && op.props && !Object.values(op.props).every(exactJson)) return false;
+    if (!s.shadowTree.contains(op.key) || !Number.isSafeInteger(vs[op.key])) return false;
+    named.add(op.key);
+  }
+  const changed: [string, number][] = [];
+  for (const [k, v] of Object.entries(vs)) {
+    if (!named.has(k) || !s.local.contains(k) || !Number.isSafeInteger(v)) return false;
+    changed.push([k, v as number]);
+  }
+  for (const [k, v] of changed) {
+    const l = s.local.get(k);
+    if (!l) continue;
+    l.version = v;
+    l.gen = gen;
+    for (const t of [s.proj, s.shadowTree]) {
+      const n = t.get(k);
+      if (!n) continue;
+      n.kind = l.kind;
+      n.props = structuredClone(l.props);
+      n.version = v;
+      n.gen = gen;
+    }
+  }
+  s.local.gen = gen;
+  s.proj.gen = gen;
+  s.shadowTree.gen = gen;
+  s.dirty.clear();
+  s.log = [];
+  dropStaleCursors(s);
+  return true;
 }
 
 export function committedWith(s: State, remote: Tree, log: Log | null, own: number): Tree {

@@ -51,6 +51,8 @@ export class TestTransport implements Transport {
   garbageSnapshot: unknown;
   /** The next diffSince answers this instead. */
   garbageDiff: unknown;
+  /** diffSince calls so far. */
+  diffReads = 0;
 
   constructor(readonly inner: Transport) {}
 
@@ -100,6 +102,7 @@ export class TestTransport implements Transport {
     }
   }
   async diffSince(doc: string, since: number): Promise<DiffResult> {
+    this.diffReads++;
     if (this.garbageDiff !== undefined) {
       const g = this.garbageDiff;
       this.garbageDiff = undefined;
