@@ -410,6 +410,9 @@ pub fn check_words(text: &str, typists: &[Typist]) -> Result<(), String> {
 
 // ------------------------------------------------------------------------------ model server
 
+/// A commit's gen and apply_patch's `versions`.
+pub type Committed = (i64, Map<String, Value>);
+
 /// The reference model of SPEC (`nodesync_core::reference`) as an in-memory server with a change
 /// log, for tests of workspaces without Postgres.
 pub struct ModelServer {
@@ -456,7 +459,7 @@ impl ModelServer {
     }
 
     /// [`ModelServer::apply`] with apply_patch's `versions` of a commit.
-    pub fn commit(&mut self, patch: &Value) -> Result<Option<(i64, Map<String, Value>)>, String> {
+    pub fn commit(&mut self, patch: &Value) -> Result<Option<Committed>, String> {
         let p = parse(patch, &Limits::default()).map_err(|e| format!("invalid patch {patch}: {e}"))?;
         match self.model.apply(&p) {
             Applied::Committed { gen, versions } => {

@@ -88,20 +88,17 @@ fn log_types(c: &mut Client) -> [String; 3] {
 }
 
 fn indexes(c: &mut Client, table: &str) -> Vec<String> {
-    c.query("SELECT indexname::text FROM pg_indexes WHERE schemaname = 'nodesync' AND tablename = $1 ORDER BY 1", &[&table])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    names(c, "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'nodesync' AND tablename = $1 ORDER BY 1", table)
 }
 
 /// The CHECK constraints of table `nodesync.<table>`.
 fn checks(c: &mut Client, table: &str) -> Vec<String> {
-    c.query("SELECT conname::text FROM pg_constraint WHERE conrelid = ('nodesync.' || $1)::regclass AND contype = 'c' ORDER BY 1", &[&table])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    names(c, "SELECT conname::text FROM pg_constraint WHERE conrelid = ('nodesync.' || $1)::regclass AND contype = 'c' ORDER BY 1", table)
+}
+
+/// The first column of `sql`'s rows for table `table`.
+fn names(c: &mut Client, sql: &str, table: &str) -> Vec<String> {
+    c.query(sql, &[&table]).unwrap().iter().map(|r| r.get(0)).collect()
 }
 
 /// Every read of every document, and the raw rows of every table (what pg_dump would keep)
