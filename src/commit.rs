@@ -186,6 +186,29 @@ pub fn commit(
     let only_changes = plan.creates.is_empty() && plan.ephemeral.is_empty() && plan.deletes.is_empty();
     if let ([c], true, false) = (plan.changes.as_slice(), only_changes, pieces) {
         let removed: Vec<String> = c.delta.iter().flatten().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect();
+        let delta = c.delta.as_ref().map(|d| Value::Object(d.clone()).to_string());
+        if crate::guc::DIRECT_COMMIT.get() {
+            let one = crate::direct::OneChange {
+                doc_id,
+                gen,
+                key: &c.key,
+                place: c.place.as_ref().map(|p| (p.0.as_str(), p.1.as_str())),
+                kind: c.kind.as_deref(),
+                delta: delta.as_deref(),
+                removed: &removed,
+                client: origin.client,
+                seq: origin.seq,
+                patch: &patch,
+                versions: &versions,
+                undo: undo.as_deref(),
+                notify: payload.as_deref(),
+                channel: &channel,
+                message: message.as_deref(),
+            };
+            if let Some(bytes) = crate::direct::one_change(&one)? {
+                return check_size(bytes, &c.key, doc, limits);
+            }
+        }
         let t = exec(
             client,
             &ONE_CHANGE,
@@ -198,7 +221,7 @@ pub fn commit(
                 c.place.as_ref().map(|p| p.0.as_str()).into(),
                 c.place.as_ref().map(|p| p.1.as_str()).into(),
                 c.kind.as_deref().into(),
-                c.delta.as_ref().map(|d| Value::Object(d.clone()).to_string()).into(),
+                delta.into(),
                 removed.into(),
                 origin.client.into(),
                 origin.seq.into(),
@@ -282,11 +305,15 @@ pub fn commit(
 fn check_props_size(rows: pgrx::spi::SpiTupleTable<'_>, doc: &str, limits: &Limits) -> Result<()> {
     for r in rows {
         let bytes: i32 = req(&r, 2)?;
-        if bytes as usize > limits.max_props_bytes {
-            let key: String = req(&r, 1)?;
-            let what = format!("props of \"{}\" in document \"{doc}\" (as jsonb text) would be", nodesync_core::patch::shorten(&key));
-            return Err(Error::props_limit(what, bytes as usize, limits.max_props_bytes).names_doc());
-        }
+        check_size(bytes as usize, &req::<String>(&r, 1)?, doc, limits)?;
+    }
+    Ok(())
+}
+
+fn check_size(bytes: usize, key: &str, doc: &str, limits: &Limits) -> Result<()> {
+    if bytes > limits.max_props_bytes {
+        let what = format!("props of \"{}\" in document \"{doc}\" (as jsonb text) would be", nodesync_core::patch::shorten(key));
+        return Err(Error::props_limit(what, bytes, limits.max_props_bytes).names_doc());
     }
     Ok(())
 }

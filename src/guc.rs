@@ -20,6 +20,8 @@ pub static MAX_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static MAX_NODES: GucSetting<i32> = GucSetting::<i32>::new(10_000_000);
 /// `nodesync.notify`
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// `nodesync.direct_commit`
+pub static DIRECT_COMMIT: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// `nodesync.push`
 pub static PUSH: GucSetting<Push> = GucSetting::<Push>::new(Push::Notify);
 /// `nodesync.notify_channel`
@@ -118,6 +120,14 @@ pub fn init() {
         c"Send NOTIFY nodesync at commit for every committed patch.",
         c"Payload: {\"doc\": <id>, \"gen\": <gen>}; no document content.",
         &NOTIFY,
+        GucContext::Userset,
+        GucFlags::empty(),
+    );
+    GucRegistry::define_bool_guc(
+        c"nodesync.direct_commit",
+        c"Write a commit that changes one node without the executor.",
+        c"On (the default): the tree row, the log row and the document's gen are written with heap updates and inserts, as the logical-replication apply worker does; tables with triggers, CHECK constraints, forced RLS or partitions always take the SQL statement. Off: always the SQL statement. Both write the same rows; see docs/performance.md.",
+        &DIRECT_COMMIT,
         GucContext::Userset,
         GucFlags::empty(),
     );

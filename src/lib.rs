@@ -30,6 +30,7 @@ pub mod errors;
 pub mod guc;
 pub mod jsonb;
 pub mod commit;
+pub mod direct;
 pub mod legacy;
 pub mod read;
 pub mod refusals;

@@ -76,10 +76,20 @@ fn replicas_write_on_the_primary_and_read_on_the_standby() {
             assert!(t.contains(typed[i].last().unwrap().as_str()), "replica {i} reads its own word back: {t:?}");
         }
     }
-    for r in reps.iter_mut() {
-        r.pull().unwrap();
-    }
     let snap: Value = admin.query_one("SELECT nodesync.snapshot($1)", &[&doc]).unwrap().get(0);
+    // a pull reads the standby, which replays the primary's last commits a moment later (a
+    // replica's own commits it knows without reading, so nothing made it wait for the other's)
+    let primary_gen = snap["gen"].as_i64().unwrap();
+    for (i, r) in reps.iter_mut().enumerate() {
+        for _ in 0..200 {
+            r.pull().unwrap();
+            if r.gen() >= primary_gen {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(r.gen(), primary_gen, "replica {i} caught up with the primary through the standby");
+    }
     let server_text = snap["root"]["children"][0]["props"]["text"].as_str().unwrap_or("").to_string();
     for (i, words) in typed.iter().enumerate() {
         for w in words {

@@ -120,6 +120,11 @@ fn workload(c: &mut Client, doc: &str) {
     patch(c, doc, json!({"ops": [{"op": "move", "key": "s", "version": 1, "parent": "root", "after": "c"}]}), Some("w"), Some(3));
     patch(c, doc, json!({"ops": [{"op": "move", "key": "c", "version": 1, "parent": "s", "after": "s1"}]}), None, None);
     patch(c, doc, json!({"ops": [{"op": "text", "key": "a", "version": 2, "prop": "text", "edits": [[0, 1, "A"]]}]}), None, None);
+    // the same kind of commit through the SQL statement (nodesync.direct_commit off; on, it is
+    // written without the executor: src/direct.rs)
+    c.batch_execute("SET nodesync.direct_commit = off").unwrap();
+    patch(c, doc, json!({"ops": [{"op": "update", "key": "d", "version": 1, "props": {"z": 1}}]}), None, None);
+    c.batch_execute("RESET nodesync.direct_commit").unwrap();
     patch(c, doc, json!({"ops": [{"op": "split", "key": "a", "version": 3, "prop": "text", "at": 2, "new": "a2"}]}), None, None);
     patch(c, doc, json!({"ops": [{"op": "join", "key": "a", "version": 4, "next": "a2", "next_version": 1, "prop": "text"}]}), None, None);
     // a text op on a node an earlier op of the patch changed: its props are read on their own

@@ -1,0 +1,334 @@
+//! The commit of a one-node change written without the executor (`nodesync.direct_commit`).
+//!
+//! A keystroke's commit changes one tree row, appends one log row and bumps the document's
+//! gen. As one SQL statement ([`crate::commit`]'s `ONE_CHANGE`) most of its cost is the
+//! executor's start-up of three ModifyTables with their scans and projections (callgrind,
+//! docs/performance.md). Here the same rows are written the way the logical-replication apply
+//! worker writes them (`execReplication.c`): the rows found by primary key, the new versions
+//! stored with `simple_table_tuple_update` / `simple_table_tuple_insert`, index entries added
+//! with `ExecInsertIndexTuples` when the update was not HOT, the NOTIFY or logical message sent
+//! through the same SQL-callable functions. The values are computed by the same functions the
+//! SQL statement calls (`jsonb_in`, `jsonb_concat`, `jsonb_delete_array`, `jsonb_out` for the
+//! size check), so both paths write the same rows (tests/tests/direct_commit.rs compares them).
+//!
+//! Only plain tables qualify: a table that is partitioned, has row triggers for the statement's
+//! kind, CHECK constraints or forced row-level security, or a log whose JSON columns are not
+//! `json` (a schema before 0.5.0), is written by the SQL statement ([`Tables::open`] says
+//! `None`). The caller holds the document's row lock (commits of one document are serial) and
+//! writes as the tables' owner, who bypasses RLS on them, as the SQL path does.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use pgrx::{direct_function_call_as_datum, IntoDatum};
+
+use nodesync_core::{Error, Result};
+
+/// What the commit writes: the changed node and the log row.
+pub struct OneChange<'a> {
+    pub doc_id: i64,
+    pub gen: i64,
+    pub key: &'a str,
+    /// A move: (parent, pos).
+    pub place: Option<(&'a str, &'a str)>,
+    pub kind: Option<&'a str>,
+    /// The props delta as JSON text (`None`: props unchanged), and the keys it removes.
+    pub delta: Option<&'a str>,
+    pub removed: &'a [String],
+    pub client: Option<&'a str>,
+    pub seq: Option<i64>,
+    pub patch: &'a str,
+    pub versions: &'a str,
+    pub undo: Option<&'a str>,
+    /// The NOTIFY payload, the channel (also the message prefix), the logical message.
+    pub notify: Option<&'a str>,
+    pub channel: &'a str,
+    pub message: Option<&'a str>,
+}
+
+/// Writes `c`. `Ok(None)`: the tables do not qualify, nothing was written (use the SQL path);
+/// `Ok(Some(bytes))`: written, `bytes` the new props' jsonb text length (0 if unchanged).
+pub fn one_change(c: &OneChange<'_>) -> Result<Option<usize>> {
+    // SAFETY: every pointer below comes from Postgres (relations opened here, slots and scans
+    // made for them) and is used while they are open; errors raised by Postgres become Rust
+    // panics through pgrx's guarded calls and abort the transaction, as the SQL path's would.
+    unsafe {
+        let Some(t) = Tables::open() else { return Ok(None) };
+        let r = write(&t, c);
+        t.close();
+        if r.is_ok() && pg_sys::message_level_is_interesting(pg_sys::DEBUG1 as i32) {
+            pgrx::debug1!("nodesync: the commit of gen {} (node {:?}) was written without the executor", c.gen, c.key);
+        }
+        r.map(Some)
+    }
+}
+
+/// The three relations, opened for writing, if they qualify.
+struct Tables {
+    tree: pg_sys::Relation,
+    change: pg_sys::Relation,
+    documents: pg_sys::Relation,
+}
+
+const ROW_EXCLUSIVE: pg_sys::LOCKMODE = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
+
+impl Tables {
+    unsafe fn open() -> Option<Tables> {
+        let (tree, change, documents) = (crate::sql::relation(c"tree")?, crate::sql::relation(c"change")?, crate::sql::relation(c"documents")?);
+        let t = Tables {
+            tree: pg_sys::table_open(tree, ROW_EXCLUSIVE),
+            change: pg_sys::table_open(change, ROW_EXCLUSIVE),
+            documents: pg_sys::table_open(documents, ROW_EXCLUSIVE),
+        };
+        let ok = plain(t.tree, Kind::Update)
+            && plain(t.change, Kind::Insert)
+            && plain(t.documents, Kind::Update)
+            && ["patch", "versions", "undo"].iter().all(|c| column_type(t.change, c) == Some(pg_sys::JSONOID));
+        if ok {
+            Some(t)
+        } else {
+            t.close();
+            None
+        }
+    }
+
+    unsafe fn close(self) {
+        for r in [self.tree, self.change, self.documents] {
+            pg_sys::table_close(r, ROW_EXCLUSIVE);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Insert,
+    Update,
+}
+
+/// A plain table: no partitions, no CHECK constraints, no forced RLS, no row triggers (and no
+/// statement triggers) for `kind`.
+unsafe fn plain(rel: pg_sys::Relation, kind: Kind) -> bool {
+    let form = &*(*rel).rd_rel;
+    if form.relkind != pg_sys::RELKIND_RELATION as i8 || form.relforcerowsecurity {
+        return false;
+    }
+    let constr = (*(*rel).rd_att).constr;
+    if !constr.is_null() && ((*constr).num_check > 0 || (*constr).has_generated_stored) {
+        return false;
+    }
+    let td = (*rel).trigdesc;
+    if td.is_null() {
+        return true;
+    }
+    let td = &*td;
+    match kind {
+        Kind::Insert => !(td.trig_insert_before_row || td.trig_insert_after_row || td.trig_insert_instead_row || td.trig_insert_before_statement || td.trig_insert_after_statement || td.trig_insert_new_table),
+        Kind::Update => !(td.trig_update_before_row || td.trig_update_after_row || td.trig_update_instead_row || td.trig_update_before_statement || td.trig_update_after_statement || td.trig_update_old_table || td.trig_update_new_table),
+    }
+}
+
+/// The attribute number of column `name`, if the table has it.
+unsafe fn attnum(rel: pg_sys::Relation, name: &CStr) -> Option<usize> {
+    let n = pg_sys::get_attnum((*rel).rd_id, name.as_ptr());
+    (n > 0).then_some(n as usize)
+}
+
+unsafe fn column_type(rel: pg_sys::Relation, name: &str) -> Option<pg_sys::Oid> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let n = attnum(rel, &cname)?;
+    let att = (*(*rel).rd_att).attrs.as_slice(n).get(n - 1)?;
+    Some(att.atttypid)
+}
+
+/// Column `name` of `rel`, or an internal error naming it.
+unsafe fn col(rel: pg_sys::Relation, name: &CStr) -> Result<usize> {
+    attnum(rel, name).ok_or_else(|| Error::Internal(format!("no column {name:?} in {:?}", rel_name(rel))))
+}
+
+unsafe fn rel_name(rel: pg_sys::Relation) -> String {
+    CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned()
+}
+
+/// The slot's values and nulls as vectors (every attribute), for building the new row.
+unsafe fn values_of(slot: *mut pg_sys::TupleTableSlot) -> (Vec<pg_sys::Datum>, Vec<bool>) {
+    pg_sys::slot_getallattrs(slot);
+    let n = (*(*slot).tts_tupleDescriptor).natts as usize;
+    (std::slice::from_raw_parts((*slot).tts_values, n).to_vec(), std::slice::from_raw_parts((*slot).tts_isnull, n).to_vec())
+}
+
+/// A virtual slot of `rel` holding `values`.
+unsafe fn virtual_row(rel: pg_sys::Relation, values: &[pg_sys::Datum], nulls: &[bool]) -> *mut pg_sys::TupleTableSlot {
+    let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsVirtual);
+    pg_sys::ExecClearTuple(slot);
+    let n = values.len();
+    std::ptr::copy_nonoverlapping(values.as_ptr(), (*slot).tts_values, n);
+    std::ptr::copy_nonoverlapping(nulls.as_ptr(), (*slot).tts_isnull, n);
+    pg_sys::ExecStoreVirtualTuple(slot);
+    slot
+}
+
+/// The row of `rel` whose primary key (`index`) equals `keys` (datum, equality proc), read
+/// into a new slot with the latest snapshot; `None` if there is none.
+unsafe fn by_key(rel: pg_sys::Relation, index: &CStr, keys: &[(pg_sys::Datum, u32)], snapshot: pg_sys::Snapshot) -> Result<Option<*mut pg_sys::TupleTableSlot>> {
+    let idx_oid = crate::sql::relation(index).ok_or_else(|| Error::Internal(format!("no index nodesync.{index:?}")))?;
+    let idx = pg_sys::index_open(idx_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    let mut sk: Vec<pg_sys::ScanKeyData> = vec![std::mem::zeroed(); keys.len()];
+    for (i, (d, proc_)) in keys.iter().enumerate() {
+        // the index's own collation for each column (text equality under the column's collation)
+        let coll = *(*idx).rd_indcollation.add(i);
+        pg_sys::ScanKeyEntryInitialize(&mut sk[i], 0, (i + 1) as pg_sys::AttrNumber, pg_sys::BTEqualStrategyNumber as u16, pg_sys::InvalidOid, coll, pg_sys::Oid::from(*proc_), *d);
+    }
+    let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+    let scan = pg_sys::index_beginscan(rel, idx, snapshot, keys.len() as i32, 0);
+    pg_sys::index_rescan(scan, sk.as_mut_ptr(), keys.len() as i32, std::ptr::null_mut(), 0);
+    let found = pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
+    pg_sys::index_endscan(scan);
+    pg_sys::index_close(idx, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    if found {
+        Ok(Some(slot))
+    } else {
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        Ok(None)
+    }
+}
+
+/// Index maintenance for rows written into `rel` (as the executor's result relation).
+struct Indexes {
+    estate: *mut pg_sys::EState,
+    rri: *mut pg_sys::ResultRelInfo,
+}
+
+impl Indexes {
+    unsafe fn open(rel: pg_sys::Relation) -> Indexes {
+        let estate = pg_sys::CreateExecutorState();
+        let rri = pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()) as *mut pg_sys::ResultRelInfo;
+        pg_sys::InitResultRelInfo(rri, rel, 0, std::ptr::null_mut(), 0);
+        pg_sys::ExecOpenIndices(rri, false);
+        Indexes { estate, rri }
+    }
+
+    /// The index entries of the row in `slot` (its tid set by the insert or update).
+    unsafe fn insert(&self, slot: *mut pg_sys::TupleTableSlot) {
+        if (*self.rri).ri_NumIndices > 0 {
+            pg_sys::ExecInsertIndexTuples(self.rri, slot, self.estate, false, false, std::ptr::null_mut(), std::ptr::null_mut());
+        }
+    }
+
+    unsafe fn close(self) {
+        pg_sys::ExecCloseIndices(self.rri);
+        pg_sys::FreeExecutorState(self.estate);
+    }
+}
+
+/// Stores `new` over the row in `old`, with index entries unless it was a HOT update.
+unsafe fn update(rel: pg_sys::Relation, old: *mut pg_sys::TupleTableSlot, new: *mut pg_sys::TupleTableSlot, snapshot: pg_sys::Snapshot) {
+    let mut update_indexes = false;
+    pg_sys::simple_table_tuple_update(rel, &mut (*old).tts_tid, new, snapshot, &mut update_indexes);
+    if update_indexes {
+        let ix = Indexes::open(rel);
+        ix.insert(new);
+        ix.close();
+    }
+}
+
+fn text(s: &str) -> pg_sys::Datum {
+    s.into_datum().unwrap_or(pg_sys::Datum::from(0))
+}
+
+unsafe fn call(f: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum, args: &[Option<pg_sys::Datum>], what: &str) -> Result<pg_sys::Datum> {
+    direct_function_call_as_datum(f, args).ok_or_else(|| Error::Internal(format!("{what} returned NULL")))
+}
+
+unsafe fn write(t: &Tables, c: &OneChange<'_>) -> Result<usize> {
+    let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+    let r = write_rows(t, c, snapshot);
+    pg_sys::UnregisterSnapshot(snapshot);
+    // later statements of this transaction see the rows
+    pg_sys::CommandCounterIncrement();
+    r
+}
+
+unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) -> Result<usize> {
+    let doc_id = pg_sys::Datum::from(c.doc_id);
+    // the node's row
+    let old = by_key(t.tree, c"tree_pkey", &[(doc_id, pg_sys::F_INT8EQ), (text(c.key), pg_sys::F_TEXTEQ)], snapshot)?
+        .ok_or_else(|| Error::Internal(format!("node {:?} of document {} vanished under the document's lock", c.key, c.doc_id)))?;
+    let (mut values, mut nulls) = values_of(old);
+    let at = |name: &CStr| col(t.tree, name);
+    let (props_at, version_at, gen_at) = (at(c"props")?, at(c"version")?, at(c"gen")?);
+    let mut bytes = 0;
+    if let Some(delta) = c.delta {
+        if nulls[props_at - 1] {
+            return Err(Error::Internal(format!("node {:?} has no props", c.key)));
+        }
+        let cdelta = std::ffi::CString::new(delta).map_err(|_| Error::Internal("a props delta with a NUL byte".into()))?;
+        let d = call(pg_sys::jsonb_in, &[Some(pg_sys::Datum::from(cdelta.as_ptr()))], "jsonb_in")?;
+        let mut p = call(pg_sys::jsonb_concat, &[Some(values[props_at - 1]), Some(d)], "jsonb_concat")?;
+        if !c.removed.is_empty() {
+            let keys = c.removed.to_vec().into_datum().ok_or_else(|| Error::Internal("the removed keys as text[]".into()))?;
+            p = call(pg_sys::jsonb_delete_array, &[Some(p), Some(keys)], "jsonb_delete_array")?;
+        }
+        let out = call(pg_sys::jsonb_out, &[Some(p)], "jsonb_out")?;
+        bytes = CStr::from_ptr(out.cast_mut_ptr::<std::ffi::c_char>()).to_bytes().len();
+        values[props_at - 1] = p;
+    }
+    if let Some(kind) = c.kind {
+        values[at(c"kind")? - 1] = text(kind);
+    }
+    if let Some((parent, pos)) = c.place {
+        let (parent_at, pos_at) = (at(c"parent")?, at(c"pos")?);
+        (values[parent_at - 1], nulls[parent_at - 1]) = (text(parent), false);
+        (values[pos_at - 1], nulls[pos_at - 1]) = (text(pos), false);
+    }
+    let version = values[version_at - 1].value() as i64;
+    values[version_at - 1] = pg_sys::Datum::from(version + 1);
+    values[gen_at - 1] = pg_sys::Datum::from(c.gen);
+    let new = virtual_row(t.tree, &values, &nulls);
+    update(t.tree, old, new, snapshot);
+    pg_sys::ExecDropSingleTupleTableSlot(new);
+    pg_sys::ExecDropSingleTupleTableSlot(old);
+
+    // the log row
+    let natts = (*(*t.change).rd_att).natts as usize;
+    let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
+    let mut set = |name: &CStr, v: Option<pg_sys::Datum>| -> Result<()> {
+        let i = col(t.change, name)? - 1;
+        if let Some(v) = v {
+            (values[i], nulls[i]) = (v, false);
+        }
+        Ok(())
+    };
+    set(c"doc_id", Some(doc_id))?;
+    set(c"gen", Some(pg_sys::Datum::from(c.gen)))?;
+    set(c"client", c.client.map(text))?;
+    set(c"seq", c.seq.map(pg_sys::Datum::from))?;
+    set(c"patch", Some(text(c.patch)))?;
+    set(c"versions", Some(text(c.versions)))?;
+    set(c"committed_at", Some(pg_sys::Datum::from(pg_sys::GetCurrentTimestamp())))?;
+    set(c"undo", c.undo.map(text))?;
+    let row = virtual_row(t.change, &values, &nulls);
+    pg_sys::simple_table_tuple_insert(t.change, row);
+    let ix = Indexes::open(t.change);
+    ix.insert(row);
+    ix.close();
+    pg_sys::ExecDropSingleTupleTableSlot(row);
+
+    // the document's gen (its row is locked by this transaction)
+    let old = by_key(t.documents, c"documents_pkey", &[(doc_id, pg_sys::F_INT8EQ)], snapshot)?
+        .ok_or_else(|| Error::Internal(format!("document {} vanished under its lock", c.doc_id)))?;
+    let (mut values, nulls) = values_of(old);
+    values[col(t.documents, c"gen")? - 1] = pg_sys::Datum::from(c.gen);
+    let new = virtual_row(t.documents, &values, &nulls);
+    update(t.documents, old, new, snapshot);
+    pg_sys::ExecDropSingleTupleTableSlot(new);
+    pg_sys::ExecDropSingleTupleTableSlot(old);
+
+    // the push, as the SQL statement sends it
+    if let Some(p) = c.notify {
+        call(pg_sys::pg_notify, &[Some(text(c.channel)), Some(text(p))], "pg_notify").ok();
+    }
+    if let Some(m) = c.message {
+        call(pg_sys::pg_logical_emit_message_text, &[Some(pg_sys::Datum::from(true)), Some(text(c.channel)), Some(text(m))], "pg_logical_emit_message")?;
+    }
+    Ok(bytes)
+}
