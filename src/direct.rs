@@ -11,6 +11,10 @@
 //! SQL statement calls (`jsonb_in`, `jsonb_concat`, `jsonb_delete_array`, `jsonb_out` for the
 //! size check), so both paths write the same rows (tests/tests/direct_commit.rs compares them).
 //!
+//! The engine's node reads (`Store::node`, the row of a key with its props) are primary-key
+//! scans here too ([`node`]), for the same reason: an SPI statement's executor start-up for one
+//! row.
+//!
 //! Only plain tables qualify: a table that is partitioned, has row triggers for the statement's
 //! kind, CHECK constraints or forced row-level security, or a log whose JSON columns are not
 //! `json` (a schema before 0.5.0), is written by the SQL statement ([`Tables::open`] says
@@ -22,6 +26,7 @@ use std::ffi::CStr;
 use pgrx::pg_sys;
 use pgrx::{direct_function_call_as_datum, IntoDatum};
 
+use nodesync_core::store::StoredNode;
 use nodesync_core::{Error, Result};
 
 /// What the commit writes: the changed node and the log row.
@@ -61,6 +66,76 @@ pub fn one_change(c: &OneChange<'_>) -> Result<Option<usize>> {
         }
         r.map(Some)
     }
+}
+
+/// A node row read by [`node`]: the node and its props as jsonb text (`None` for tombstones).
+pub struct NodeRow {
+    pub node: StoredNode,
+    pub props: Option<String>,
+}
+
+/// The row of `key` in document `doc_id`, read by primary key without the executor, as the
+/// SPI statement `SELECT key, parent, pos::text, kind, version, gen, deleted, props::text ...`
+/// reads it. `Ok(None)`: the tree does not qualify (partitioned, or forced RLS), use the SQL
+/// path; `Ok(Some(None))`: no such row.
+pub fn node(doc_id: i64, key: &str) -> Result<Option<Option<NodeRow>>> {
+    // SAFETY: as in [`one_change`]: the relation is opened here and closed before returning,
+    // the slot and scan are made for it, and Postgres errors abort the transaction.
+    unsafe {
+        let Some(oid) = crate::sql::relation(c"tree") else { return Ok(None) };
+        let rel = pg_sys::table_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let form = &*(*rel).rd_rel;
+        let r = if form.relkind != pg_sys::RELKIND_RELATION as i8 || form.relforcerowsecurity {
+            Ok(None)
+        } else {
+            let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+            let r = read_node(rel, doc_id, key, snapshot);
+            pg_sys::UnregisterSnapshot(snapshot);
+            r.map(Some)
+        };
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        r
+    }
+}
+
+unsafe fn read_node(rel: pg_sys::Relation, doc_id: i64, key: &str, snapshot: pg_sys::Snapshot) -> Result<Option<NodeRow>> {
+    let Some(slot) = by_key(rel, c"tree_pkey", &[(pg_sys::Datum::from(doc_id), pg_sys::F_INT8EQ), (text(key), pg_sys::F_TEXTEQ)], snapshot)? else {
+        return Ok(None);
+    };
+    let (values, nulls) = values_of(slot);
+    let get = |name: &CStr| -> Result<(pg_sys::Datum, bool)> {
+        let i = col(rel, name)? - 1;
+        Ok((values[i], nulls[i]))
+    };
+    let string = |name: &CStr| -> Result<Option<String>> {
+        let (d, null) = get(name)?;
+        Ok(<String as pgrx::FromDatum>::from_datum(d, null))
+    };
+    let int = |name: &CStr| -> Result<i64> {
+        match get(name)? {
+            (d, false) => Ok(d.value() as i64),
+            _ => Err(Error::Internal(format!("NULL {name:?} in the row of {key:?}"))),
+        }
+    };
+    let (props, null) = get(c"props")?;
+    let props = if null {
+        None
+    } else {
+        let out = call(pg_sys::jsonb_out, &[Some(props)], "jsonb_out")?;
+        Some(CStr::from_ptr(out.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into_owned())
+    };
+    let (deleted, dnull) = get(c"deleted")?;
+    let node = StoredNode {
+        key: string(c"key")?.ok_or_else(|| Error::Internal("a NULL key".into()))?,
+        parent: string(c"parent")?,
+        pos: string(c"pos")?,
+        kind: string(c"kind")?.ok_or_else(|| Error::Internal(format!("a NULL kind in the row of {key:?}")))?,
+        version: int(c"version")?,
+        gen: int(c"gen")?,
+        deleted: !dnull && deleted.value() != 0,
+    };
+    pg_sys::ExecDropSingleTupleTableSlot(slot);
+    Ok(Some(NodeRow { node, props }))
 }
 
 /// The three relations, opened for writing, if they qualify.

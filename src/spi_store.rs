@@ -104,6 +104,16 @@ fn props_of(key: &str, text: Option<String>) -> Result<Map<String, Value>> {
 
 impl Store for SpiStore<'_, '_> {
     fn node(&mut self, key: &str) -> Result<Option<StoredNode>> {
+        if crate::guc::DIRECT_COMMIT.get() {
+            if let Some(row) = crate::direct::node(self.doc_id, key)? {
+                return Ok(row.map(|r| {
+                    if let (false, Some(p)) = (r.node.deleted, r.props) {
+                        self.props.insert(r.node.key.clone(), p);
+                    }
+                    r.node
+                }));
+            }
+        }
         let t = exec(self.client, &NODE_AND_PROPS, &[self.doc_id.into(), key.into()])?;
         match t.into_iter().next() {
             Some(r) => {
