@@ -84,8 +84,7 @@ pub fn node(doc_id: i64, key: &str) -> Result<Option<Option<NodeRow>>> {
     unsafe {
         let Some(oid) = crate::sql::relation(c"tree") else { return Ok(None) };
         let rel = pg_sys::table_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        let form = &*(*rel).rd_rel;
-        let r = if form.relkind != pg_sys::RELKIND_RELATION as i8 || form.relforcerowsecurity {
+        let r = if !readable(rel) {
             Ok(None)
         } else {
             let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
@@ -158,7 +157,7 @@ impl Tables {
         let ok = plain(t.tree, Kind::Update)
             && plain(t.change, Kind::Insert)
             && plain(t.documents, Kind::Update)
-            && ["patch", "versions", "undo"].iter().all(|c| column_type(t.change, c) == Some(pg_sys::JSONOID));
+            && [c"patch", c"versions", c"undo"].iter().all(|c| column_type(t.change, c) == Some(pg_sys::JSONOID));
         if ok {
             Some(t)
         } else {
@@ -180,11 +179,16 @@ enum Kind {
     Update,
 }
 
-/// A plain table: no partitions, no CHECK constraints, no forced RLS, no row triggers (and no
-/// statement triggers) for `kind`.
-unsafe fn plain(rel: pg_sys::Relation, kind: Kind) -> bool {
+/// A table the owner reads as its rows are: not partitioned, no forced RLS.
+unsafe fn readable(rel: pg_sys::Relation) -> bool {
     let form = &*(*rel).rd_rel;
-    if form.relkind != pg_sys::RELKIND_RELATION as i8 || form.relforcerowsecurity {
+    form.relkind == pg_sys::RELKIND_RELATION as i8 && !form.relforcerowsecurity
+}
+
+/// A plain table: [`readable`], no CHECK constraints, no row triggers (and no statement
+/// triggers) for `kind`.
+unsafe fn plain(rel: pg_sys::Relation, kind: Kind) -> bool {
+    if !readable(rel) {
         return false;
     }
     let constr = (*(*rel).rd_att).constr;
@@ -208,9 +212,8 @@ unsafe fn attnum(rel: pg_sys::Relation, name: &CStr) -> Option<usize> {
     (n > 0).then_some(n as usize)
 }
 
-unsafe fn column_type(rel: pg_sys::Relation, name: &str) -> Option<pg_sys::Oid> {
-    let cname = std::ffi::CString::new(name).ok()?;
-    let n = attnum(rel, &cname)?;
+unsafe fn column_type(rel: pg_sys::Relation, name: &CStr) -> Option<pg_sys::Oid> {
+    let n = attnum(rel, name)?;
     let att = (*(*rel).rd_att).attrs.as_slice(n).get(n - 1)?;
     Some(att.atttypid)
 }
@@ -295,15 +298,24 @@ impl Indexes {
     }
 }
 
-/// Stores `new` over the row in `old`, with index entries unless it was a HOT update.
-unsafe fn update(rel: pg_sys::Relation, old: *mut pg_sys::TupleTableSlot, new: *mut pg_sys::TupleTableSlot, snapshot: pg_sys::Snapshot) {
+/// Stores `values`/`nulls` over the row in `old` (a slot of [`by_key`], dropped here), with
+/// index entries unless it was a HOT update.
+unsafe fn update(rel: pg_sys::Relation, old: *mut pg_sys::TupleTableSlot, values: &[pg_sys::Datum], nulls: &[bool], snapshot: pg_sys::Snapshot) {
+    let new = virtual_row(rel, values, nulls);
     let mut update_indexes = false;
     pg_sys::simple_table_tuple_update(rel, &mut (*old).tts_tid, new, snapshot, &mut update_indexes);
     if update_indexes {
-        let ix = Indexes::open(rel);
-        ix.insert(new);
-        ix.close();
+        index_entries(rel, new);
     }
+    pg_sys::ExecDropSingleTupleTableSlot(new);
+    pg_sys::ExecDropSingleTupleTableSlot(old);
+}
+
+/// The index entries of the row just stored from `slot` into `rel`.
+unsafe fn index_entries(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot) {
+    let ix = Indexes::open(rel);
+    ix.insert(slot);
+    ix.close();
 }
 
 fn text(s: &str) -> pg_sys::Datum {
@@ -358,10 +370,7 @@ unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) 
     let version = values[version_at - 1].value() as i64;
     values[version_at - 1] = pg_sys::Datum::from(version + 1);
     values[gen_at - 1] = pg_sys::Datum::from(c.gen);
-    let new = virtual_row(t.tree, &values, &nulls);
-    update(t.tree, old, new, snapshot);
-    pg_sys::ExecDropSingleTupleTableSlot(new);
-    pg_sys::ExecDropSingleTupleTableSlot(old);
+    update(t.tree, old, &values, &nulls, snapshot);
 
     // the log row
     let natts = (*(*t.change).rd_att).natts as usize;
@@ -383,9 +392,7 @@ unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) 
     set(c"undo", c.undo.map(text))?;
     let row = virtual_row(t.change, &values, &nulls);
     pg_sys::simple_table_tuple_insert(t.change, row);
-    let ix = Indexes::open(t.change);
-    ix.insert(row);
-    ix.close();
+    index_entries(t.change, row);
     pg_sys::ExecDropSingleTupleTableSlot(row);
 
     // the document's gen (its row is locked by this transaction)
@@ -393,10 +400,7 @@ unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) 
         .ok_or_else(|| Error::Internal(format!("document {} vanished under its lock", c.doc_id)))?;
     let (mut values, nulls) = values_of(old);
     values[col(t.documents, c"gen")? - 1] = pg_sys::Datum::from(c.gen);
-    let new = virtual_row(t.documents, &values, &nulls);
-    update(t.documents, old, new, snapshot);
-    pg_sys::ExecDropSingleTupleTableSlot(new);
-    pg_sys::ExecDropSingleTupleTableSlot(old);
+    update(t.documents, old, &values, &nulls, snapshot);
 
     // the push, as the SQL statement sends it
     if let Some(p) = c.notify {

@@ -49,19 +49,19 @@ pub enum Push {
 /// `nodesync.notify` and `nodesync.push` say it is not sent, and the channel (also the
 /// message prefix; empty if nothing is sent).
 pub fn pushes(payload: impl FnOnce() -> String) -> nodesync_core::Result<(Option<String>, Option<String>, String)> {
-    let (notify, message) = match (NOTIFY.get(), PUSH.get()) {
-        (false, _) | (true, Push::Off) => return Ok((None, None, String::new())),
-        (true, Push::Notify) => (true, false),
-        (true, Push::Message) => (false, true),
-        (true, Push::Both) => (true, true),
+    let (notify, message) = match PUSH.get() {
+        _ if !NOTIFY.get() => (false, false),
+        Push::Notify => (true, false),
+        Push::Message => (false, true),
+        Push::Both => (true, true),
+        Push::Off => (false, false),
     };
+    if !notify && !message {
+        return Ok((None, None, String::new()));
+    }
     let channel = notify_channel()?;
     let p = payload();
-    Ok(match (notify, message) {
-        (true, true) => (Some(p.clone()), Some(p), channel),
-        (true, false) => (Some(p), None, channel),
-        _ => (None, Some(p), channel),
-    })
+    Ok((notify.then(|| p.clone()), message.then_some(p), channel))
 }
 
 pub fn init() {
