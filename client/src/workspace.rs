@@ -293,30 +293,27 @@ impl Workspace {
         if patch.base != Some(self.shadow.gen) || gen != self.shadow.gen + 1 || !self.placed.is_empty() {
             return false;
         }
-        let in_place = patch.ops.iter().all(|op| match op {
-            Op::Text { key, .. } => self.shadow.contains(key),
-            Op::Update { key, props, .. } => self.shadow.contains(key) && props.as_ref().is_none_or(|p| p.values().all(exact_json)),
-            _ => false,
-        });
-        if !in_place || !patch.ops.iter().all(|op| versions.get(op.key()).is_some_and(Value::is_i64)) {
+        // every op changes a node of the shadow in place and has its new version; every node
+        // the server changed is one the patch named
+        let named = |k: &str| patch.ops.iter().any(|op| op.key() == k);
+        let fits = patch.ops.iter().all(|op| {
+            let in_place = match op {
+                Op::Text { .. } => true,
+                Op::Update { props, .. } => props.as_ref().is_none_or(|p| p.values().all(exact_json)),
+                _ => false,
+            };
+            in_place && self.shadow.contains(op.key()) && versions.get(op.key()).is_some_and(Value::is_i64)
+        }) && versions.iter().all(|(k, v)| v.is_i64() && named(k) && self.local.contains(k));
+        if !fits {
             return false;
         }
-        // every node the patch named has a new version, every node the server changed is one
-        // the patch named
-        let mut changed = Vec::with_capacity(versions.len());
         for (k, v) in versions {
-            match v.as_i64() {
-                Some(v) if patch.ops.iter().any(|op| op.key() == k) && self.local.contains(k) => changed.push((k, v)),
-                _ => return false,
-            }
-        }
-        for (k, v) in changed {
-            let Some(l) = self.local.nodes.get_mut(k) else { continue };
+            let (Some(v), Some(l)) = (v.as_i64(), self.local.nodes.get_mut(k)) else { continue };
             (l.version, l.gen) = (v, gen);
-            let l = l.clone();
+            let (kind, props) = (l.kind.clone(), l.props.clone());
             for t in [&mut self.proj, &mut self.shadow] {
                 if let Some(n) = t.nodes.get_mut(k) {
-                    (n.kind, n.props, n.version, n.gen) = (l.kind.clone(), l.props.clone(), v, gen);
+                    (n.kind, n.props, n.version, n.gen) = (kind.clone(), props.clone(), v, gen);
                 }
             }
         }
