@@ -5,7 +5,8 @@
 //! see. Writes first lock the document row *as the caller* (`documents::lock`: `SELECT ... FOR
 //! UPDATE`, so the RLS policies for UPDATE on `nodesync.documents` decide write access), then
 //! switch to the extension's owner with [`AsOwner`] to write the tables, which nobody else may
-//! write. Postgres restores the user on error (transaction or subtransaction abort), and
+//! write. Where no policy can apply ([`writes_by_privilege`]), a patch checks the same
+//! privileges and locks the row as the owner, by updating its gen (`documents::claim`). Postgres restores the user on error (transaction or subtransaction abort), and
 //! [`AsOwner`] restores it when dropped.
 
 use pgrx::pg_sys;
@@ -26,18 +27,45 @@ pub fn current_user(client: &SpiClient<'_>) -> Result<String> {
     }
 }
 
-/// The owner of `nodesync.documents`, from the catalog caches (no query; always current).
-fn owner() -> Result<pg_sys::Oid> {
-    let rel = crate::sql::relation(c"documents").ok_or_else(|| Error::Internal("nodesync.documents does not exist".into()))?;
+/// A field of `nodesync.documents`'s catalog row, from the catalog caches (no query; always
+/// current), or `None` if the table does not exist.
+fn documents_class<T>(field: impl FnOnce(&pg_sys::FormData_pg_class) -> T) -> Option<T> {
+    let rel = crate::sql::relation(c"documents")?;
     // SAFETY: a catalog-cache lookup by oid; the tuple is released before returning
     unsafe {
         let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, pg_sys::Datum::from(rel));
         if tuple.is_null() {
-            return Err(Error::Internal("nodesync.documents has no catalog entry".into()));
+            return None;
         }
-        let owner = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple)).relowner;
+        let v = field(&*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple));
         pg_sys::ReleaseSysCache(tuple);
-        Ok(owner)
+        Some(v)
+    }
+}
+
+/// The owner of `nodesync.documents`.
+fn owner() -> Result<pg_sys::Oid> {
+    documents_class(|c| c.relowner).ok_or_else(|| Error::Internal("nodesync.documents does not exist".into()))
+}
+
+/// Whether the caller's write access to documents is decided by privileges alone, with no
+/// row-level security on `nodesync.documents` to consult: true for superusers (they bypass
+/// RLS), and for a role with SELECT on the table and UPDATE on one of its columns (what
+/// `SELECT ... FOR UPDATE` needs) when RLS is not enabled on it. Then the commit lock can be
+/// taken as the owner by the gen's own update ([`crate::documents::claim`]); otherwise it is
+/// taken as the caller, so that the policies apply (and refusals read the same).
+pub fn writes_by_privilege() -> bool {
+    // SAFETY: a plain getter
+    if unsafe { pg_sys::superuser() } {
+        return true;
+    }
+    let (Some(rel), Some(false)) = (crate::sql::relation(c"documents"), documents_class(|c| c.relrowsecurity)) else { return false };
+    // SAFETY: ACL checks of an existing relation by oid
+    unsafe {
+        let role = pg_sys::GetUserId();
+        pg_sys::pg_class_aclcheck(rel, role, pg_sys::ACL_SELECT as pg_sys::AclMode) == pg_sys::AclResult::ACLCHECK_OK
+            && pg_sys::pg_attribute_aclcheck_all(rel, role, pg_sys::ACL_UPDATE as pg_sys::AclMode, pg_sys::AclMaskHow::ACLMASK_ANY)
+                == pg_sys::AclResult::ACLCHECK_OK
     }
 }
 

@@ -160,7 +160,7 @@ pub fn notify(client: &SpiClient<'_>, payload: &str) -> Result<()> {
 }
 
 /// Writes the commit of `plan` as generation `gen`, in one statement. The document must be
-/// locked.
+/// locked; `claimed`: by [`crate::documents::claim`], so its row's gen is `gen` already.
 #[allow(clippy::too_many_arguments)]
 pub fn commit(
     client: &SpiClient<'_>,
@@ -170,6 +170,7 @@ pub fn commit(
     plan: &Plan,
     patch: &Value,
     origin: &Origin<'_>,
+    claimed: bool,
     limits: &Limits,
 ) -> Result<()> {
     let pieces = crate::legacy::pieces();
@@ -191,6 +192,7 @@ pub fn commit(
             let one = crate::direct::OneChange {
                 doc_id,
                 gen,
+                claimed,
                 key: &c.key,
                 place: c.place.as_ref().map(|p| (p.0.as_str(), p.1.as_str())),
                 kind: c.kind.as_deref(),

@@ -33,6 +33,8 @@ use nodesync_core::{Error, Result};
 pub struct OneChange<'a> {
     pub doc_id: i64,
     pub gen: i64,
+    /// The document's row already holds `gen` (`documents::claim`).
+    pub claimed: bool,
     pub key: &'a str,
     /// A move: (parent, pos).
     pub place: Option<(&'a str, &'a str)>,
@@ -65,6 +67,73 @@ pub fn one_change(c: &OneChange<'_>) -> Result<Option<usize>> {
             pgrx::debug1!("nodesync: the commit of gen {} (node {:?}) was written without the executor", c.gen, c.key);
         }
         r.map(Some)
+    }
+}
+
+/// The commit lock of `doc` taken by advancing its gen (`documents::claim` without the
+/// executor): the row found through `documents_doc_key` and updated as `UPDATE
+/// nodesync.documents SET gen = gen + 1 WHERE doc = $1` updates it under READ COMMITTED,
+/// waiting for a concurrent writer of the row and retrying on the version it committed.
+/// Returns (id, gen before, horizon, live nodes). `Ok(None)`: the table does not qualify, or
+/// the transaction is REPEATABLE READ or SERIALIZABLE (whose snapshot rules the statement
+/// keeps: 40001 for a row changed since), use the statement; `Ok(Some(None))`: no such
+/// document.
+pub fn claim(doc: &str) -> Result<Option<Option<[i64; 4]>>> {
+    // SAFETY: as in [`one_change`]; the update goes through the table's access method, with
+    // Postgres errors caught at the boundary
+    unsafe {
+        let Some(oid) = crate::sql::relation(c"documents") else { return Ok(None) };
+        if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 {
+            return Ok(None);
+        }
+        let rel = pg_sys::table_open(oid, ROW_EXCLUSIVE);
+        let r = if plain(rel, Kind::Update) { claim_row(rel, doc).map(Some) } else { Ok(None) };
+        pg_sys::table_close(rel, ROW_EXCLUSIVE);
+        r
+    }
+}
+
+unsafe fn claim_row(rel: pg_sys::Relation, doc: &str) -> Result<Option<[i64; 4]>> {
+    let update = (*(*rel).rd_tableam).tuple_update.ok_or_else(|| Error::Internal("a table access method without tuple_update".into()))?;
+    let at = |name: &CStr| col(rel, name).map(|i| i - 1);
+    let (id_at, gen_at, horizon_at, live_at) = (at(c"id")?, at(c"gen")?, at(c"horizon")?, at(c"live_nodes")?);
+    loop {
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let found = by_key(rel, c"documents_doc_key", &[(text(doc), pg_sys::F_TEXTEQ)], snapshot);
+        let old = match found {
+            Ok(Some(old)) => old,
+            other => {
+                pg_sys::UnregisterSnapshot(snapshot);
+                return other.map(|_| None);
+            }
+        };
+        let (mut values, nulls) = values_of(old);
+        let row = [id_at, gen_at, horizon_at, live_at].map(|i| values[i].value() as i64);
+        values[gen_at] = pg_sys::Datum::from(row[1] + 1);
+        let new = virtual_row(rel, &values, &nulls);
+        let mut tmfd: pg_sys::TM_FailureData = std::mem::zeroed();
+        let mut lockmode: pg_sys::LockTupleMode::Type = 0;
+        let mut update_indexes = false;
+        let cid = pg_sys::GetCurrentCommandId(true);
+        let result = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            update(rel, &mut (*old).tts_tid, new, cid, snapshot, std::ptr::null_mut(), true, &mut tmfd, &mut lockmode, &mut update_indexes)
+        });
+        if result == pg_sys::TM_Result::TM_Ok && update_indexes {
+            index_entries(rel, new);
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(new);
+        pg_sys::ExecDropSingleTupleTableSlot(old);
+        pg_sys::UnregisterSnapshot(snapshot);
+        match result {
+            pg_sys::TM_Result::TM_Ok => {
+                // later statements of this transaction see the new gen
+                pg_sys::CommandCounterIncrement();
+                return Ok(Some(row));
+            }
+            // it committed meanwhile: read its version (or find the document gone)
+            pg_sys::TM_Result::TM_Updated | pg_sys::TM_Result::TM_Deleted => continue,
+            other => return Err(Error::Internal(format!("the document row of {doc:?} could not be updated (TM_Result {other})"))),
+        }
     }
 }
 
@@ -395,12 +464,14 @@ unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) 
     index_entries(t.change, row);
     pg_sys::ExecDropSingleTupleTableSlot(row);
 
-    // the document's gen (its row is locked by this transaction)
-    let old = by_key(t.documents, c"documents_pkey", &[(doc_id, pg_sys::F_INT8EQ)], snapshot)?
-        .ok_or_else(|| Error::Internal(format!("document {} vanished under its lock", c.doc_id)))?;
-    let (mut values, nulls) = values_of(old);
-    values[col(t.documents, c"gen")? - 1] = pg_sys::Datum::from(c.gen);
-    update(t.documents, old, &values, &nulls, snapshot);
+    // the document's gen (its row is locked by this transaction), unless the lock set it
+    if !c.claimed {
+        let old = by_key(t.documents, c"documents_pkey", &[(doc_id, pg_sys::F_INT8EQ)], snapshot)?
+            .ok_or_else(|| Error::Internal(format!("document {} vanished under its lock", c.doc_id)))?;
+        let (mut values, nulls) = values_of(old);
+        values[col(t.documents, c"gen")? - 1] = pg_sys::Datum::from(c.gen);
+        update(t.documents, old, &values, &nulls, snapshot);
+    }
 
     // the push, as the SQL statement sends it
     if let Some(p) = c.notify {
