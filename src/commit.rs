@@ -178,7 +178,7 @@ pub fn commit(
     let undo = if pieces {
         Some(Value::from_iter(plan.changes.iter().map(|c| Value::from(c.key.as_str())).chain(plan.deletes.iter().map(|k| Value::from(k.as_str())))).to_string())
     } else {
-        (!plan.undo.is_empty()).then(|| Value::Object(plan.undo.clone()).to_string())
+        (!plan.undo.is_empty()).then(|| Value::Object(nodesync_core::history::stored(&plan.undo, gen)).to_string())
     };
     // the log's patch, as sent: compact JSON text (numbers exactly as parsed, keys in order)
     let patch = patch.to_string();

@@ -35,7 +35,8 @@ const AT: Stmt = Stmt {
     args: &[INT8OID, INT8OID],
 };
 // One node's versions above the horizon, newest first, in one statement: its tree row, then
-// the chain of undo entries (each names the version and gen it goes back to; the commit at a
+// the chain of undo entries (each names the version and gen it goes back to, or leaves out the
+// version after − 1 and the gen before the commit's, `history::stored`; the commit at a
 // state's gen holds the entry that leads to the state before). Columns: version, gen, the
 // client of the commit that wrote that version, the entry that leads to the version before,
 // then the tree row's place, kind, props and deleted (first row only), and the horizon. One
@@ -47,9 +48,10 @@ const HISTORY: Stmt = Stmt {
               LEFT JOIN nodesync.change c ON c.doc_id = t.doc_id AND c.gen = t.gen
              WHERE t.doc_id = $1 AND t.key = $2
             UNION ALL
-            SELECT (x.entry ->> 'v')::bigint, (x.entry ->> 'g')::bigint, c.client, c.undo -> $2
+            SELECT coalesce((x.entry ->> 'v')::bigint, x.version - 1), b.gen, c.client, c.undo -> $2
               FROM chain x
-              LEFT JOIN nodesync.change c ON c.doc_id = $1 AND c.gen = (x.entry ->> 'g')::bigint
+              CROSS JOIN LATERAL (SELECT coalesce((x.entry ->> 'g')::bigint, x.gen - 1) AS gen) b
+              LEFT JOIN nodesync.change c ON c.doc_id = $1 AND c.gen = b.gen
              WHERE x.entry IS NOT NULL AND x.version > 1 AND x.gen > $3)
           SELECT x.version, x.gen, x.client, x.entry::text, t.parent, t.pos::text, t.kind, t.props::text, t.deleted,
                  (SELECT d.horizon FROM nodesync.documents d WHERE d.id = $1)

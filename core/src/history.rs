@@ -10,12 +10,12 @@
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `v`, `g` | the version and gen of the state before the commit (always present) |
+//! | `v`, `g` | the version and gen of the state before the commit; as stored ([`stored`]), `v` is left out (it is always the version after − 1) and so is `g` when it is the commit's gen − 1 (typing: the node changed by the commit before) |
 //! | `pa`, `po` | the parent and pos before, when they changed (a move or a delete) |
 //! | `k` | the kind before, when it changed |
 //! | `f` | the whole props object before, when the commit deleted the node |
 //! | `p` | props that changed: `{name: value before}`, `null` for a prop that was absent |
-//! | `s` | string props that changed in part: `{name: [at, len, "before"]}`, byte offsets into the string after the commit: replace `len` bytes at `at` by `"before"` |
+//! | `s` | string props that changed in part: `{name: [at, len, "before"]}`, byte offsets into the string after the commit: replace `len` bytes at `at` by `"before"` (`[at, len]`: by nothing, the undo of an insertion) |
 //! | `x` | `true` if the node was a tombstone before (never written by the engine: a tombstone is never changed; accepted for completeness) |
 //!
 //! The `s` form keeps a keystroke's history at the size of the keystroke, not of the paragraph.
@@ -103,8 +103,28 @@ pub fn undo(old: &NodeState, new: &NodeState) -> Value {
     Value::Object(e)
 }
 
+/// The undo entries of the commit at `gen` as they are stored: without what [`rewind`] knows
+/// from the state after the commit, `v` (always that state's version − 1) and `g` when it is
+/// `gen − 1`. A typed character's entry is then its splice alone: `{"s": {"text": [at, len]}}`.
+pub fn stored(entries: &Map<String, Value>, gen: i64) -> Map<String, Value> {
+    entries
+        .iter()
+        .map(|(key, e)| {
+            let mut e = e.clone();
+            if let Value::Object(m) = &mut e {
+                m.retain(|name, v| match name.as_str() {
+                    "v" => false,
+                    "g" => v.as_i64() != Some(gen - 1),
+                    _ => true,
+                });
+            }
+            (key.clone(), e)
+        })
+        .collect()
+}
+
 /// `[at, len, before]` such that replacing `len` bytes of `after` at `at` by `before` gives
-/// `before`; `None` when less than [`MIN_KEPT`] bytes are shared (the whole string is smaller).
+/// `before` (`[at, len]` when that is empty: an insertion); `None` when less than [`MIN_KEPT`] bytes are shared (the whole string is smaller).
 fn splice_back(after: &str, before: &str) -> Option<Value> {
     let (a, b) = (after.as_bytes(), before.as_bytes());
     let mut pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
@@ -119,11 +139,12 @@ fn splice_back(after: &str, before: &str) -> Option<Value> {
     if pre + suf < MIN_KEPT {
         return None;
     }
-    Some(Value::Array(vec![
-        Value::from(pre),
-        Value::from(a.len() - pre - suf),
-        Value::String(before[pre..b.len() - suf].to_string()),
-    ]))
+    let mut sp = vec![Value::from(pre), Value::from(a.len() - pre - suf)];
+    // an insertion takes back to nothing: `[at, len]`
+    if pre + suf < b.len() {
+        sp.push(Value::String(before[pre..b.len() - suf].to_string()));
+    }
+    Some(Value::Array(sp))
 }
 
 fn bad(what: &str, entry: &Value) -> Error {
@@ -140,16 +161,21 @@ fn place(entry: &Value, name: &str) -> Result<Option<Option<String>>> {
 }
 
 /// The state before the commit whose undo entry for this node is `entry`, from `state` (the
-/// state after it). Fails (internal error) on an entry this module did not write.
+/// state after it, whose gen is the commit's). Fails (internal error) on an entry this module
+/// did not write.
 pub fn rewind(state: &NodeState, entry: &Value) -> Result<NodeState> {
-    let int = |name: &str| entry.get(name).and_then(Value::as_i64).ok_or_else(|| bad(&format!("without {name}"), entry));
+    // `v` and `g` as written, or what [`stored`] left out
+    let int = |name: &str, implied: i64| match entry.get(name) {
+        None => Ok(implied),
+        Some(v) => v.as_i64().ok_or_else(|| bad(&format!("with a non-integer {name}"), entry)),
+    };
     let mut old = NodeState {
         parent: state.parent.clone(),
         pos: state.pos.clone(),
         kind: state.kind.clone(),
         props: None,
-        version: int("v")?,
-        gen: int("g")?,
+        version: int("v", state.version - 1)?,
+        gen: int("g", state.gen - 1)?,
     };
     if let Some(p) = place(entry, "pa")? {
         old.parent = p;
@@ -205,7 +231,11 @@ pub fn state_at<'e>(key: &str, state: NodeState, at: i64, entry: impl Fn(i64) ->
 fn unsplice(after: &str, sp: &Value) -> Option<String> {
     let at = usize::try_from(sp.get(0)?.as_u64()?).ok()?;
     let len = usize::try_from(sp.get(1)?.as_u64()?).ok()?;
-    let ins = sp.get(2)?.as_str()?;
+    let ins = match sp.as_array()?.len() {
+        2 => "",
+        3 => sp.get(2)?.as_str()?,
+        _ => return None,
+    };
     let end = at.checked_add(len)?;
     if end > after.len() || !after.is_char_boundary(at) || !after.is_char_boundary(end) {
         return None;
