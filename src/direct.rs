@@ -137,6 +137,44 @@ unsafe fn claim_row(rel: pg_sys::Relation, doc: &str) -> Result<Option<[i64; 4]>
     }
 }
 
+thread_local! {
+    /// Where [`node`] last found a row: (doc_id, key, tid). The commit that follows the read
+    /// under the document's lock updates that row ([`read_again`]), without a second descent
+    /// of the primary key.
+    static READ: std::cell::RefCell<Option<(i64, String, pg_sys::ItemPointerData)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The row of (`doc_id`, `key`) fetched at the tid [`node`] last read it at, if that read was
+/// of this row and the tid still holds its visible version (no commit of this transaction
+/// updated it since: its new version is elsewhere, and the old one no longer visible); checked
+/// by its key columns too, so a tid from another transaction is never trusted. `None`: look
+/// it up by key.
+unsafe fn read_again(rel: pg_sys::Relation, doc_id: i64, key: &str, snapshot: pg_sys::Snapshot) -> Result<Option<*mut pg_sys::TupleTableSlot>> {
+    let Some(mut tid) = READ.with(|r| match r.borrow_mut().take() {
+        Some((d, k, tid)) if d == doc_id && k == key => Some(tid),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let Some(fetch) = (*(*rel).rd_tableam).tuple_fetch_row_version else { return Ok(None) };
+    let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+    let found = pg_sys::ffi::pg_guard_ffi_boundary(|| fetch(rel, &mut tid, snapshot, slot));
+    if found {
+        let (doc_at, key_at) = (col(rel, c"doc_id")? - 1, col(rel, c"key")? - 1);
+        pg_sys::slot_getallattrs(slot);
+        let (values, nulls) = ((*slot).tts_values, (*slot).tts_isnull);
+        let same = !*nulls.add(doc_at)
+            && !*nulls.add(key_at)
+            && (*values.add(doc_at)).value() as i64 == doc_id
+            && <String as pgrx::FromDatum>::from_datum(*values.add(key_at), false).as_deref() == Some(key);
+        if same {
+            return Ok(Some(slot));
+        }
+    }
+    pg_sys::ExecDropSingleTupleTableSlot(slot);
+    Ok(None)
+}
+
 /// A node row read by [`node`]: the node and its props as jsonb text (`None` for tombstones).
 pub struct NodeRow {
     pub node: StoredNode,
@@ -170,6 +208,7 @@ unsafe fn read_node(rel: pg_sys::Relation, doc_id: i64, key: &str, snapshot: pg_
     let Some(slot) = by_key(rel, c"tree_pkey", &[(pg_sys::Datum::from(doc_id), pg_sys::F_INT8EQ), (text(key), pg_sys::F_TEXTEQ)], snapshot)? else {
         return Ok(None);
     };
+    READ.with(|r| *r.borrow_mut() = Some((doc_id, key.to_string(), (*slot).tts_tid)));
     let (values, nulls) = values_of(slot);
     let get = |name: &CStr| -> Result<(pg_sys::Datum, bool)> {
         let i = col(rel, name)? - 1;
@@ -276,9 +315,12 @@ unsafe fn plain(rel: pg_sys::Relation, kind: Kind) -> bool {
 }
 
 /// The attribute number of column `name`, if the table has it.
+/// From the relation's tuple descriptor (no catalog lookup: a dozen of these per commit).
 unsafe fn attnum(rel: pg_sys::Relation, name: &CStr) -> Option<usize> {
-    let n = pg_sys::get_attnum((*rel).rd_id, name.as_ptr());
-    (n > 0).then_some(n as usize)
+    let desc = (*rel).rd_att;
+    let n = (*desc).natts as usize;
+    let name = name.to_bytes();
+    (*desc).attrs.as_slice(n).iter().position(|a| !a.attisdropped && CStr::from_ptr(a.attname.data.as_ptr()).to_bytes() == name).map(|i| i + 1)
 }
 
 unsafe fn column_type(rel: pg_sys::Relation, name: &CStr) -> Option<pg_sys::Oid> {
@@ -406,9 +448,12 @@ unsafe fn write(t: &Tables, c: &OneChange<'_>) -> Result<usize> {
 
 unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) -> Result<usize> {
     let doc_id = pg_sys::Datum::from(c.doc_id);
-    // the node's row
-    let old = by_key(t.tree, c"tree_pkey", &[(doc_id, pg_sys::F_INT8EQ), (text(c.key), pg_sys::F_TEXTEQ)], snapshot)?
-        .ok_or_else(|| Error::Internal(format!("node {:?} of document {} vanished under the document's lock", c.key, c.doc_id)))?;
+    // the node's row: where the engine's read found it, else by primary key
+    let old = match read_again(t.tree, c.doc_id, c.key, snapshot)? {
+        Some(old) => old,
+        None => by_key(t.tree, c"tree_pkey", &[(doc_id, pg_sys::F_INT8EQ), (text(c.key), pg_sys::F_TEXTEQ)], snapshot)?
+            .ok_or_else(|| Error::Internal(format!("node {:?} of document {} vanished under the document's lock", c.key, c.doc_id)))?,
+    };
     let (mut values, mut nulls) = values_of(old);
     let at = |name: &CStr| col(t.tree, name);
     let (props_at, version_at, gen_at) = (at(c"props")?, at(c"version")?, at(c"gen")?);
