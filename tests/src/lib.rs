@@ -340,3 +340,20 @@ pub fn assert_same(a: &Value, b: &Value, what: &str) {
         panic!("{what}: they differ at {d}");
     }
 }
+
+/// Session B, in a thread: applies `patch` to `doc` (after `setup`, if any) and sends back the
+/// outcome; with its backend pid, for [`wait_until_lock_waiting`].
+pub fn spawn_apply(doc: &str, patch: Value, setup: &str) -> (i32, std::sync::mpsc::Receiver<Result<Value, DbErr>>, std::thread::JoinHandle<()>) {
+    let mut b = connect();
+    if !setup.is_empty() {
+        b.batch_execute(setup).expect("session B setup");
+    }
+    let pid = backend_pid(&mut b);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let doc = doc.to_string();
+    let h = std::thread::spawn(move || {
+        let r = apply(&mut b, &doc, &patch);
+        let _ = tx.send(r);
+    });
+    (pid, rx, h)
+}

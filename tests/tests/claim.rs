@@ -6,8 +6,6 @@
 //! waited on a drop gets 42704, REPEATABLE READ still fails on a concurrent commit, and who may
 //! write is decided as before. And the point of it: no lock record in the WAL (pg_walinspect).
 
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use pg_nodesync_tests::*;
@@ -66,18 +64,6 @@ fn a_patch_that_does_not_commit_leaves_the_gen() {
     assert_eq!(now.to_string().matches("xxabc").count(), 1, "{now}");
 }
 
-/// Session B applies `patch` in a thread; its outcome comes back on the channel.
-fn spawn_apply(doc: &str, patch: Value) -> (i32, mpsc::Receiver<Result<Value, DbErr>>, thread::JoinHandle<()>) {
-    let mut b = connect();
-    let pid = backend_pid(&mut b);
-    let (tx, rx) = mpsc::channel();
-    let doc = doc.to_string();
-    let h = thread::spawn(move || {
-        let _ = tx.send(apply(&mut b, &doc, &patch));
-    });
-    (pid, rx, h)
-}
-
 #[test]
 fn a_waiting_writer_sees_what_the_holder_did() {
     let mut a = connect();
@@ -87,7 +73,7 @@ fn a_waiting_writer_sees_what_the_holder_did() {
     let g = gen(&mut a, &doc);
     a.batch_execute("BEGIN").unwrap();
     apply_ok(&mut a, &doc, &edit(1));
-    let (pid, rx, h) = spawn_apply(&doc, edit(1));
+    let (pid, rx, h) = spawn_apply(&doc, edit(1), "");
     assert!(wait_until_lock_waiting(&mut monitor, pid, Duration::from_secs(10)), "B waits for A");
     a.batch_execute("ROLLBACK").unwrap();
     let r = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
@@ -98,7 +84,7 @@ fn a_waiting_writer_sees_what_the_holder_did() {
     // the holder commits: the waiter's stale version is a conflict, a fresh one commits after
     a.batch_execute("BEGIN").unwrap();
     apply_ok(&mut a, &doc, &edit(2));
-    let (pid, rx, h) = spawn_apply(&doc, json!({"ops": [{"op": "update", "key": "root", "version": 1, "props": {"t": 1}}]}));
+    let (pid, rx, h) = spawn_apply(&doc, json!({"ops": [{"op": "update", "key": "root", "version": 1, "props": {"t": 1}}]}), "");
     assert!(wait_until_lock_waiting(&mut monitor, pid, Duration::from_secs(10)));
     a.batch_execute("COMMIT").unwrap();
     let r = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
@@ -108,7 +94,7 @@ fn a_waiting_writer_sees_what_the_holder_did() {
     // the holder drops the document: the waiter finds it gone
     a.batch_execute("BEGIN").unwrap();
     a.execute("SELECT nodesync.drop_doc($1, NULL)", &[&doc]).unwrap();
-    let (pid, rx, h) = spawn_apply(&doc, edit(3));
+    let (pid, rx, h) = spawn_apply(&doc, edit(3), "");
     assert!(wait_until_lock_waiting(&mut monitor, pid, Duration::from_secs(10)));
     a.batch_execute("COMMIT").unwrap();
     let e = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap_err();

@@ -1,28 +1,11 @@
 //! Real sessions writing the same document at the same time: patches on one document queue
 //! behind each other (and conflict if they touch the same node), other documents never wait.
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use pg_nodesync_tests::*;
 use serde_json::json;
-
-/// Session B, in a thread: applies `patch` to `doc` and sends back the outcome.
-fn spawn_apply(doc: &str, patch: serde_json::Value, setup: &str) -> (i32, mpsc::Receiver<Result<serde_json::Value, DbErr>>, thread::JoinHandle<()>) {
-    let mut b = connect();
-    if !setup.is_empty() {
-        b.batch_execute(setup).expect("session B setup");
-    }
-    let pid = backend_pid(&mut b);
-    let (tx, rx) = mpsc::channel();
-    let doc = doc.to_string();
-    let h = thread::spawn(move || {
-        let r = apply(&mut b, &doc, &patch);
-        let _ = tx.send(r);
-    });
-    (pid, rx, h)
-}
 
 #[test]
 fn same_node_blocks_then_conflicts_on_version() {
