@@ -66,24 +66,17 @@ const CLAIM: Stmt = Stmt {
     sql: "UPDATE nodesync.documents SET gen = gen + 1 WHERE doc = $1 RETURNING id, gen - 1, horizon, live_nodes",
     args: &[TEXTOID],
 };
-const UNCLAIM: Stmt = Stmt { sql: "UPDATE nodesync.documents SET gen = gen - 1 WHERE id = $1", args: &[INT8OID] };
 
 /// The document row, locked until the end of the transaction with its gen already advanced to
-/// `gen + 1` (the returned row holds the gen before): the commit lock of a patch that will
-/// most likely commit. To be run as the owner, and only where
-/// [`crate::access::writes_by_privilege`]: it checks no policy. A patch that then does not
-/// commit (refused, a duplicate) gives the gen back with [`unclaim`].
+/// `gen + 1` (the returned row holds the gen before): the commit lock of a patch that either
+/// commits or raises (which rolls the advance back). To be run as the owner, and only where
+/// [`crate::access::writes_by_privilege`]: it checks no policy.
 pub fn claim(client: &SpiClient<'_>, doc: &str) -> Result<DocRow> {
     match crate::direct::claim(doc)? {
         Some(Some([id, gen, horizon, live_nodes])) => Ok(DocRow { id, gen, horizon, live_nodes }),
         Some(None) => Err(Error::UnknownDoc(doc.to_string())),
         None => fetch(client, &CLAIM, doc),
     }
-}
-
-/// Takes back [`claim`]'s advance of the gen: the document reads as before the patch.
-pub fn unclaim(client: &SpiClient<'_>, id: i64) -> Result<()> {
-    exec(client, &UNCLAIM, &[id.into()]).map(|_| ())
 }
 
 const INSERT_DOC: Stmt = Stmt {

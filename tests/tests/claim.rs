@@ -1,8 +1,10 @@
 //! The commit lock taken by advancing the document's gen (`documents::claim`, src/direct.rs
 //! `claim`): where no row-level security applies to `nodesync.documents`, a patch locks the
 //! row as the owner with the update the commit makes anyway, instead of `SELECT ... FOR UPDATE`
-//! and an update. What a user relies on stays: a patch that does not commit leaves the gen
-//! (in its transaction and after), writers queue and take consecutive gens, a writer that
+//! and an update — apply_patch without (client, seq), the patches that either commit or raise
+//! (the raise rolls the advance back). What a user relies on stays: a patch that does not
+//! commit leaves the document's row as it was, not even a new row version (in its transaction
+//! and after), writers queue and take consecutive gens, a writer that
 //! waited on a drop gets 42704, REPEATABLE READ still fails on a concurrent commit, and who may
 //! write is decided as before. And the point of it: no lock record in the WAL (pg_walinspect).
 
@@ -12,9 +14,11 @@ use pg_nodesync_tests::*;
 use postgres::Client;
 use serde_json::{json, Value};
 
-fn doc_row(c: &mut Client, doc: &str) -> (i64, i64, i64) {
-    let r = c.query_one("SELECT gen, horizon, live_nodes FROM nodesync.documents WHERE doc = $1", &[&doc]).unwrap();
-    (r.get(0), r.get(1), r.get(2))
+/// The document's row: gen, horizon, live nodes, and the row version (xmin) — a refusal leaves
+/// no trace, not even a new version of the row.
+fn doc_row(c: &mut Client, doc: &str) -> (i64, i64, i64, String) {
+    let r = c.query_one("SELECT gen, horizon, live_nodes, xmin::text FROM nodesync.documents WHERE doc = $1", &[&doc]).unwrap();
+    (r.get(0), r.get(1), r.get(2), r.get(3))
 }
 
 fn with_node(c: &mut Client, name: &str) -> String {
@@ -43,7 +47,8 @@ fn a_patch_that_does_not_commit_leaves_the_gen() {
     let r = apply_ok(&mut c, &doc, &edit(1));
     assert_eq!(r["gen"], json!(before.0 + 1), "the next commit takes the next gen: {r}");
     c.batch_execute("COMMIT").unwrap();
-    assert_eq!(doc_row(&mut c, &doc), (before.0 + 1, before.1, before.2));
+    let after = doc_row(&mut c, &doc);
+    assert_eq!((after.0, after.1, after.2), (before.0 + 1, before.1, before.2));
     // refused by apply_patch (40001): the transaction is rolled back as ever
     let e = apply(&mut c, &doc, &edit(1)).unwrap_err();
     assert_eq!(e.code, "40001");
@@ -51,11 +56,12 @@ fn a_patch_that_does_not_commit_leaves_the_gen() {
     // a duplicate (client, seq) answers the first result and commits nothing
     let p = edit(2);
     let first = apply_as(&mut c, &doc, &p, Some("dev"), Some(1)).unwrap();
-    let g = doc_row(&mut c, &doc).0;
+    let row = doc_row(&mut c, &doc);
+    let g = row.0;
     let again = apply_as(&mut c, &doc, &p, Some("dev"), Some(1)).unwrap();
     assert_eq!(again["gen"], first["gen"]);
     assert_eq!(again["duplicate"], json!(true));
-    assert_eq!(doc_row(&mut c, &doc).0, g, "a duplicate leaves the gen");
+    assert_eq!(doc_row(&mut c, &doc), row, "a duplicate leaves the row");
     // every commit is there, and the text holds both keystrokes
     let log: i64 = c.query_one("SELECT count(*) FROM nodesync.change l JOIN nodesync.documents d ON d.id = l.doc_id WHERE d.doc = $1", &[&doc]).unwrap().get(0);
     assert_eq!(log, g - 1, "one log row per gen after create_doc's");
@@ -153,10 +159,10 @@ fn who_may_write_is_decided_as_before() {
 
 /// The WAL records of one `apply_patch` on `doc` (pg_walinspect), as "record type on relation"
 /// for the records naming `nodesync.documents`.
-fn documents_records(c: &mut Client, doc: &str, version: i64) -> Vec<String> {
+fn documents_records(c: &mut Client, call: impl FnOnce(&mut Client)) -> Vec<String> {
     let node: i64 = c.query_one("SELECT pg_relation_filenode('nodesync.documents')::bigint", &[]).unwrap().get(0);
     let start: String = c.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).unwrap().get(0);
-    apply_ok(c, doc, &edit(version));
+    call(c);
     let end: String = c.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).unwrap().get(0);
     c.query(
         "SELECT resource_manager || '/' || record_type FROM pg_get_wal_records_info($1::text::pg_lsn, $2::text::pg_lsn)
@@ -175,12 +181,22 @@ fn a_commit_writes_one_record_for_the_document_row() {
     c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect").unwrap();
     let doc = with_node(&mut c, "claim-wal");
     c.batch_execute("CHECKPOINT").ok(); // not needed for the count; keeps full-page images out of the way
-    let claimed = documents_records(&mut c, &doc, 1);
+    let claimed = documents_records(&mut c, |c| drop(apply_ok(c, &doc, &edit(1))));
     assert_eq!(claimed.len(), 1, "one record for the document's row: {claimed:?}");
     assert!(claimed[0].ends_with("UPDATE"), "{claimed:?}");
-    // the FOR UPDATE lock (direct_commit off takes it) writes a lock record and the update
+    // the FOR UPDATE lock writes a lock record and the update: under direct_commit = off, and
+    // for patches that may end without committing and without an error (try_apply_patch, a
+    // (client, seq) that may be a duplicate)
+    let locked = |c: &mut Client, call: &dyn Fn(&mut Client)| {
+        let r = documents_records(c, |c| call(c));
+        assert_eq!(r.iter().filter(|r| r.ends_with("/LOCK")).count(), 1, "{r:?}");
+        assert_eq!(r.len(), 2, "{r:?}");
+    };
+    locked(&mut c, &|c| assert_eq!(try_apply(c, &doc, &edit(2)).unwrap()["ok"], json!(true)));
+    locked(&mut c, &|c| drop(apply_as(c, &doc, &edit(3), Some("dev"), Some(1)).unwrap()));
     c.batch_execute("SET nodesync.direct_commit = off").unwrap();
-    let locked = documents_records(&mut c, &doc, 2);
-    assert_eq!(locked.iter().filter(|r| r.ends_with("/LOCK")).count(), 1, "{locked:?}");
-    assert_eq!(locked.len(), 2, "{locked:?}");
+    locked(&mut c, &|c| drop(apply_ok(c, &doc, &edit(4))));
+    // a refusal by try_apply_patch writes only its lock
+    let r = documents_records(&mut c, |c| assert_eq!(try_apply(c, &doc, &edit(1)).unwrap()["ok"], json!(false)));
+    assert!(r.iter().all(|r| r.ends_with("/LOCK")), "{r:?}");
 }
