@@ -6,8 +6,9 @@
 //! UPDATE`, so the RLS policies for UPDATE on `nodesync.documents` decide write access), then
 //! switch to the extension's owner with [`AsOwner`] to write the tables, which nobody else may
 //! write. Where no policy can apply ([`writes_by_privilege`]), a patch checks the same
-//! privileges and locks the row as the owner, by updating its gen (`documents::claim`). Postgres restores the user on error (transaction or subtransaction abort), and
-//! [`AsOwner`] restores it when dropped.
+//! privileges and locks the row as the owner, by updating its gen (`documents::claim`).
+//! Postgres restores the user on error (transaction or subtransaction abort), and [`AsOwner`]
+//! restores it when dropped.
 
 use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
@@ -59,7 +60,7 @@ pub fn writes_by_privilege() -> bool {
     if unsafe { pg_sys::superuser() } {
         return true;
     }
-    let (Some(rel), Some(false)) = (crate::sql::relation(c"documents"), documents_class(|c| c.relrowsecurity)) else { return false };
+    let Some((rel, false)) = documents_class(|c| (c.oid, c.relrowsecurity)) else { return false };
     // SAFETY: ACL checks of an existing relation by oid
     unsafe {
         let role = pg_sys::GetUserId();

@@ -5,7 +5,8 @@
 //! executor's start-up of three ModifyTables with their scans and projections (callgrind,
 //! docs/performance.md). Here the same rows are written the way the logical-replication apply
 //! worker writes them (`execReplication.c`): the rows found by primary key, the new versions
-//! stored with `simple_table_tuple_update` / `simple_table_tuple_insert`, index entries added
+//! stored through the table's `tuple_update` (as `simple_table_tuple_update`) /
+//! `simple_table_tuple_insert`, index entries added
 //! with `ExecInsertIndexTuples` when the update was not HOT, the NOTIFY or logical message sent
 //! through the same SQL-callable functions. The values are computed by the same functions the
 //! SQL statement calls (`jsonb_in`, `jsonb_concat`, `jsonb_delete_array`, `jsonb_out` for the
@@ -94,7 +95,6 @@ pub fn claim(doc: &str) -> Result<Option<Option<[i64; 4]>>> {
 }
 
 unsafe fn claim_row(rel: pg_sys::Relation, doc: &str) -> Result<Option<[i64; 4]>> {
-    let update = (*(*rel).rd_tableam).tuple_update.ok_or_else(|| Error::Internal("a table access method without tuple_update".into()))?;
     let at = |name: &CStr| col(rel, name).map(|i| i - 1);
     let (id_at, gen_at, horizon_at, live_at) = (at(c"id")?, at(c"gen")?, at(c"horizon")?, at(c"live_nodes")?);
     loop {
@@ -110,21 +110,9 @@ unsafe fn claim_row(rel: pg_sys::Relation, doc: &str) -> Result<Option<[i64; 4]>
         let (mut values, nulls) = values_of(old);
         let row = [id_at, gen_at, horizon_at, live_at].map(|i| values[i].value() as i64);
         values[gen_at] = pg_sys::Datum::from(row[1] + 1);
-        let new = virtual_row(rel, &values, &nulls);
-        let mut tmfd: pg_sys::TM_FailureData = std::mem::zeroed();
-        let mut lockmode: pg_sys::LockTupleMode::Type = 0;
-        let mut update_indexes = false;
-        let cid = pg_sys::GetCurrentCommandId(true);
-        let result = pg_sys::ffi::pg_guard_ffi_boundary(|| {
-            update(rel, &mut (*old).tts_tid, new, cid, snapshot, std::ptr::null_mut(), true, &mut tmfd, &mut lockmode, &mut update_indexes)
-        });
-        if result == pg_sys::TM_Result::TM_Ok && update_indexes {
-            index_entries(rel, new);
-        }
-        pg_sys::ExecDropSingleTupleTableSlot(new);
-        pg_sys::ExecDropSingleTupleTableSlot(old);
+        let result = store(rel, old, &values, &nulls, snapshot);
         pg_sys::UnregisterSnapshot(snapshot);
-        match result {
+        match result? {
             pg_sys::TM_Result::TM_Ok => {
                 // later statements of this transaction see the new gen
                 pg_sys::CommandCounterIncrement();
@@ -409,17 +397,35 @@ impl Indexes {
     }
 }
 
-/// Stores `values`/`nulls` over the row in `old` (a slot of [`by_key`], dropped here), with
-/// index entries unless it was a HOT update.
-unsafe fn update(rel: pg_sys::Relation, old: *mut pg_sys::TupleTableSlot, values: &[pg_sys::Datum], nulls: &[bool], snapshot: pg_sys::Snapshot) {
+/// Stores `values`/`nulls` over the row in `old` (a slot of [`by_key`], dropped here) through
+/// the table's access method, as `simple_table_tuple_update` does (waiting for a concurrent
+/// writer of the row), with index entries unless it was a HOT update. The outcome: `TM_Ok`, or
+/// why nothing was stored (`TM_Updated`, `TM_Deleted`: another transaction got there first).
+unsafe fn store(rel: pg_sys::Relation, old: *mut pg_sys::TupleTableSlot, values: &[pg_sys::Datum], nulls: &[bool], snapshot: pg_sys::Snapshot) -> Result<pg_sys::TM_Result::Type> {
+    let tuple_update = (*(*rel).rd_tableam).tuple_update.ok_or_else(|| Error::Internal(format!("{} has no tuple_update", rel_name(rel))))?;
     let new = virtual_row(rel, values, nulls);
+    let mut tmfd: pg_sys::TM_FailureData = std::mem::zeroed();
+    let mut lockmode: pg_sys::LockTupleMode::Type = 0;
     let mut update_indexes = false;
-    pg_sys::simple_table_tuple_update(rel, &mut (*old).tts_tid, new, snapshot, &mut update_indexes);
-    if update_indexes {
+    let cid = pg_sys::GetCurrentCommandId(true);
+    let result = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+        tuple_update(rel, &mut (*old).tts_tid, new, cid, snapshot, std::ptr::null_mut(), true, &mut tmfd, &mut lockmode, &mut update_indexes)
+    });
+    if result == pg_sys::TM_Result::TM_Ok && update_indexes {
         index_entries(rel, new);
     }
     pg_sys::ExecDropSingleTupleTableSlot(new);
     pg_sys::ExecDropSingleTupleTableSlot(old);
+    Ok(result)
+}
+
+/// [`store`] over a row whose lock this transaction holds: anything but `TM_Ok` is an
+/// internal error.
+unsafe fn update(rel: pg_sys::Relation, old: *mut pg_sys::TupleTableSlot, values: &[pg_sys::Datum], nulls: &[bool], snapshot: pg_sys::Snapshot) -> Result<()> {
+    match store(rel, old, values, nulls, snapshot)? {
+        pg_sys::TM_Result::TM_Ok => Ok(()),
+        other => Err(Error::Internal(format!("a locked row of {} was changed by another transaction (TM_Result {other})", rel_name(rel)))),
+    }
 }
 
 /// The index entries of the row just stored from `slot` into `rel`.
@@ -484,7 +490,7 @@ unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) 
     let version = values[version_at - 1].value() as i64;
     values[version_at - 1] = pg_sys::Datum::from(version + 1);
     values[gen_at - 1] = pg_sys::Datum::from(c.gen);
-    update(t.tree, old, &values, &nulls, snapshot);
+    update(t.tree, old, &values, &nulls, snapshot)?;
 
     // the log row
     let natts = (*(*t.change).rd_att).natts as usize;
@@ -515,7 +521,7 @@ unsafe fn write_rows(t: &Tables, c: &OneChange<'_>, snapshot: pg_sys::Snapshot) 
             .ok_or_else(|| Error::Internal(format!("document {} vanished under its lock", c.doc_id)))?;
         let (mut values, nulls) = values_of(old);
         values[col(t.documents, c"gen")? - 1] = pg_sys::Datum::from(c.gen);
-        update(t.documents, old, &values, &nulls, snapshot);
+        update(t.documents, old, &values, &nulls, snapshot)?;
     }
 
     // the push, as the SQL statement sends it

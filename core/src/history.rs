@@ -124,7 +124,8 @@ pub fn stored(entries: &Map<String, Value>, gen: i64) -> Map<String, Value> {
 }
 
 /// `[at, len, before]` such that replacing `len` bytes of `after` at `at` by `before` gives
-/// `before` (`[at, len]` when that is empty: an insertion); `None` when less than [`MIN_KEPT`] bytes are shared (the whole string is smaller).
+/// `before` (`[at, len]` when that is empty: an insertion); `None` when less than
+/// [`MIN_KEPT`] bytes are shared (the whole string is smaller).
 fn splice_back(after: &str, before: &str) -> Option<Value> {
     let (a, b) = (after.as_bytes(), before.as_bytes());
     let mut pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
